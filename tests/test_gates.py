@@ -1,0 +1,56 @@
+"""Gates tier: every combination's baked project passes its own gates, through its own tools."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.bake import COMBINATIONS, Baked, combination_params
+from tests.database import throwaway_database
+
+pytestmark = pytest.mark.gates
+
+GATES = {
+    "uv lock --check": ("lock", "--check"),
+    "ruff check": ("run", "--locked", "ruff", "check", "."),
+    "ruff format --check": ("run", "--locked", "ruff", "format", "--check", "."),
+    "mypy --strict": ("run", "--locked", "mypy"),
+    "pytest": ("run", "--locked", "pytest", "-q", "-p", "no:cacheprovider"),
+}
+
+
+def assert_ok(result, what: str) -> None:
+    assert result.returncode == 0, f"{what} failed:\n{result.stdout}\n{result.stderr}"
+
+
+@pytest.mark.parametrize("gate", GATES, ids=list(GATES))
+def test_gate_passes(baked: Baked, gate: str) -> None:
+    result = baked.uv(*GATES[gate])
+    assert_ok(result, gate)
+    if gate == "pytest":
+        assert "PostgreSQL for these tests: TEST_DATABASE_URL" in result.stdout
+        assert " passed" in result.stdout
+        assert "skipped" not in result.stdout
+
+
+def test_alembic_round_trip_and_drift_check(baked: Baked) -> None:
+    with throwaway_database() as url:
+        env = {**baked.env, "DATABASE_URL": url}
+        project = Baked(baked.path, baked.context, env)
+        for args in (("upgrade", "head"), ("downgrade", "base"), ("upgrade", "head"), ("check",)):
+            assert_ok(project.uv("run", "--locked", "alembic", *args), f"alembic {' '.join(args)}")
+        current = project.uv("run", "--locked", "alembic", "current")
+        expected = "0002 (head)" if baked.context["include_example"] == "yes" else "0001 (head)"
+        assert expected in current.stdout + current.stderr
+
+
+NO_DOCKER = [c for c in COMBINATIONS if c["no_docker"] == "yes"]
+
+
+@pytest.mark.parametrize("baked", combination_params(NO_DOCKER), indirect=True)
+def test_tests_fall_back_to_an_embedded_postgres(baked: Baked) -> None:
+    """A laptop with no server and no Docker: the suite starts PostgreSQL 16 from a wheel."""
+    env = {k: v for k, v in baked.env.items() if k != "TEST_DATABASE_URL"}
+    env["DATABASE_URL"] = "postgresql+asyncpg://app:app@127.0.0.1:1/unreachable"
+    result = Baked(baked.path, baked.context, env).uv(*GATES["pytest"])
+    assert_ok(result, "pytest on the embedded PostgreSQL")
+    assert "embedded PostgreSQL 16" in result.stdout

@@ -1,0 +1,35 @@
+"""Application factory and the ASGI app that uvicorn serves."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from {{ cookiecutter.module_name }}.api.routes import health{% if cookiecutter.include_example == "yes" %}, items{% endif %}
+from {{ cookiecutter.module_name }}.core.config import Settings, get_settings
+from {{ cookiecutter.module_name }}.db.session import create_engine, create_session_factory
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings)
+        app.state.settings = settings
+        app.state.engine = engine
+        app.state.session_factory = create_session_factory(engine)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(title=settings.app_name, lifespan=lifespan)
+    app.include_router(health.router)
+{%- if cookiecutter.include_example == "yes" %}
+    app.include_router(items.router)
+{%- endif %}
+    return app
+
+
+app = create_app()

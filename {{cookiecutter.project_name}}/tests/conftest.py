@@ -1,0 +1,75 @@
+"""Fixtures: one migrated throwaway database per session, one rolled-back transaction per test."""
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from fastapi import FastAPI
+from httpx import ASGITransport, AsyncClient
+from sqlalchemy import pool
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncConnection, async_sessionmaker, create_async_engine
+
+from {{ cookiecutter.module_name }}.core.config import Settings
+from {{ cookiecutter.module_name }}.db.session import get_session_factory
+from {{ cookiecutter.module_name }}.main import create_app
+from tests.postgres import migrate, postgres_server, throwaway_database
+
+SERVER_ORIGIN = pytest.StashKey[str]()
+
+
+@pytest.fixture(scope="session")
+def admin_url(pytestconfig: pytest.Config) -> Iterator[URL]:
+    with postgres_server() as server:
+        pytestconfig.stash[SERVER_ORIGIN] = server.origin
+        yield server.admin_url
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    origin = config.stash.get(SERVER_ORIGIN, None)
+    if origin:
+        terminalreporter.write_line(f"PostgreSQL for these tests: {origin}")
+
+
+@pytest.fixture(scope="session")
+def database_url(admin_url: URL) -> Iterator[str]:
+    with throwaway_database(admin_url) as url:
+        migrate(url)
+        yield url
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url, environment="test")
+
+
+@pytest.fixture
+async def connection(database_url: str) -> AsyncIterator[AsyncConnection]:
+    """An outer transaction that every test's writes join, rolled back afterwards."""
+    engine = create_async_engine(database_url, poolclass=pool.NullPool)
+    try:
+        async with engine.connect() as conn:
+            transaction = await conn.begin()
+            yield conn
+            await transaction.rollback()
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+async def app(settings: Settings, connection: AsyncConnection) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    # Sessions commit to a SAVEPOINT inside the outer transaction, so nothing outlives the test.
+    factory = async_sessionmaker(
+        bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+    )
+    application.dependency_overrides[get_session_factory] = lambda: factory
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[AsyncClient]:
+    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as http:
+        yield http

@@ -1,0 +1,43 @@
+from fastapi import status
+from httpx import AsyncClient
+
+
+async def test_create_then_get_an_item(client: AsyncClient) -> None:
+    created = await client.post("/items", json={"name": "first", "description": "hello"})
+    assert created.status_code == status.HTTP_201_CREATED
+    body = created.json()
+    assert body["name"] == "first"
+    assert body["description"] == "hello"
+
+    fetched = await client.get(f"/items/{body['id']}")
+    assert fetched.status_code == status.HTTP_200_OK
+    assert fetched.json() == body
+
+
+async def test_get_a_missing_item_answers_404(client: AsyncClient) -> None:
+    response = await client.get("/items/2147483647")
+    assert response.status_code == status.HTTP_404_NOT_FOUND
+    assert response.json() == {"detail": "item 2147483647 not found"}
+
+
+async def test_create_rejects_an_empty_name(client: AsyncClient) -> None:
+    response = await client.post("/items", json={"name": ""})
+    assert response.status_code == status.HTTP_422_UNPROCESSABLE_CONTENT
+
+
+async def test_list_pages_with_limit_and_offset(client: AsyncClient) -> None:
+    ids = []
+    for name in ("a", "b", "c"):
+        response = await client.post("/items", json={"name": name})
+        ids.append(response.json()["id"])
+
+    first_page = await client.get("/items", params={"limit": 2, "offset": 0})
+    second_page = await client.get("/items", params={"limit": 2, "offset": 2})
+
+    assert [item["id"] for item in first_page.json()] == ids[:2]
+    assert [item["id"] for item in second_page.json()] == ids[2:]
+
+
+async def test_list_rejects_a_limit_above_100(client: AsyncClient) -> None:
+    response = await client.get("/items", params={"limit": 101})
+    assert response.status_code == status.HTTP_422_UNPROCESSABLE_CONTENT
