@@ -109,3 +109,14 @@ def alembic_config(database_url: str) -> Config:
 
 def migrate(database_url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(database_url), revision)
+
+
+def upgrade_a_throwaway_database() -> None:
+    """`python -m tests.postgres`: `alembic upgrade head` on a throwaway database, then drop it."""
+    with postgres_server() as server, throwaway_database(server.admin_url) as url:
+        migrate(url)
+    print(f"alembic upgrade head: ok on a throwaway database on {server.origin}")
+
+
+if __name__ == "__main__":
+    upgrade_a_throwaway_database()

@@ -1,0 +1,157 @@
+"""Hooks tier: the post-gen hook picks the mode that fits the machine and reports honestly."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.bake import TEMPLATE_DIR, admin_database_url, python_for
+
+pytestmark = pytest.mark.hooks
+
+CONTAINER_STEPS = {"docker build", "docker compose up", "docker compose ps", "smoke request"}
+
+
+def fake_tool(bin_dir: Path, name: str, log: Path) -> None:
+    """A stand-in that records every call and fails, like a client with no engine behind it."""
+    script = bin_dir / name
+    script.write_text(f'#!/bin/sh\necho "{name} $*" >> "{log}"\nexit 1\n')
+    script.chmod(0o755)
+
+
+def bake(tmp_path: Path, env_extra: dict[str, str], *context: str) -> tuple[Path, dict, str]:
+    """Bake through the cookiecutter CLI with the hook in charge; return project, report, output."""
+    report = tmp_path / "report.json"
+    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+    env.update(
+        {
+            "FASTAPI_TEMPLATE_MODE": "auto",
+            "FASTAPI_TEMPLATE_REPORT": str(report),
+            "TEST_DATABASE_URL": admin_database_url(),
+            "UV_PYTHON_DOWNLOADS": "never",
+        }
+    )
+    env.update(env_extra)
+    cookiecutter = shutil.which("cookiecutter")
+    assert cookiecutter
+    out = tmp_path / "out"
+    result = subprocess.run(
+        [cookiecutter, "--no-input", "-o", str(out), str(TEMPLATE_DIR), *context],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    return out / "my-service", json.loads(report.read_text()), output
+
+
+def statuses(report: dict) -> dict[str, str]:
+    return {step["name"]: step["status"] for step in report["steps"]}
+
+
+def test_local_no_docker_runs_every_check_for_real(tmp_path: Path) -> None:
+    project, report, output = bake(
+        tmp_path, {"UV_PYTHON": python_for("3.12")}, "no_docker=yes", "include_example=no"
+    )
+    assert report["mode"] == "local-no-docker"
+    expected = {
+        "uv lock",
+        "uv sync",
+        "ruff check",
+        "ruff format --check",
+        "mypy --strict",
+        "pytest",
+        "alembic upgrade head",
+    }
+    assert statuses(report) == dict.fromkeys(expected, "passed")
+    assert (project / "uv.lock").is_file()
+    assert (project / ".venv").is_dir()
+    assert "7 passed, 0 failed, 0 skipped" in output
+
+
+def test_without_uv_the_mode_is_offline_smoke_and_nothing_unrun_passes(tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("git", "sh"):
+        found = shutil.which(tool)
+        assert found
+        (bin_dir / tool).symlink_to(found)
+    project, report, output = bake(tmp_path, {"PATH": str(bin_dir)})
+    assert report["mode"] == "offline-smoke"
+    assert "uv" in report["why"]
+    steps = statuses(report)
+    assert steps.pop("compileall src") == "passed"
+    assert steps.pop("Docker artefacts present") == "passed"
+    assert set(steps.values()) == {"skipped"}
+    assert {"uv lock", "pytest", "mypy --strict"} <= set(steps)
+    for step in report["steps"]:
+        if step["status"] == "skipped":
+            assert step["reason"]
+            assert step["command"][0] == "uv"
+    assert not (project / ".venv").exists()
+    assert not (project / "uv.lock").exists()
+    assert "run later: uv run pytest" in output
+
+
+def test_without_a_docker_engine_container_steps_are_skipped_not_passed(tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    calls = tmp_path / "docker-calls.log"
+    fake_tool(bin_dir, "docker", calls)
+    path = f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
+    _, report, _ = bake(tmp_path, {"PATH": path, "UV_PYTHON": python_for("3.12")})
+    assert report["mode"] == "production-default"
+    steps = statuses(report)
+    for name in CONTAINER_STEPS:
+        assert steps[name] == "skipped"
+    skipped = [s for s in report["steps"] if s["name"] in CONTAINER_STEPS]
+    assert all(s["reason"] == "no Docker engine answers" for s in skipped)
+    assert steps["pytest"] == "passed"
+    # The hook asked the engine (docker info) and never tried to build or start anything.
+    assert {line.split()[1] for line in calls.read_text().splitlines()} == {"info"}
+
+
+def test_without_the_package_index_nothing_after_the_lock_passes(tmp_path: Path) -> None:
+    """No network and an empty cache: uv cannot lock, so every later step is skipped, not passed."""
+    env = {
+        "UV_OFFLINE": "1",
+        "UV_CACHE_DIR": str(tmp_path / "empty-cache"),
+        "UV_PYTHON": python_for("3.12"),
+    }
+    _, report, output = bake(tmp_path, env, "no_docker=yes")
+    steps = statuses(report)
+    assert steps.pop("uv lock") == "failed"
+    assert set(steps.values()) == {"skipped"}
+    assert "0 passed, 1 failed" in output
+
+
+def test_strict_mode_fails_the_bake_when_a_step_fails(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+    env.update(
+        {
+            "FASTAPI_TEMPLATE_MODE": "local-no-docker",
+            "FASTAPI_TEMPLATE_STRICT": "1",
+            "UV_OFFLINE": "1",
+            "UV_CACHE_DIR": str(tmp_path / "empty-cache"),
+        }
+    )
+    cookiecutter = shutil.which("cookiecutter")
+    assert cookiecutter
+    result = subprocess.run(
+        [cookiecutter, "--no-input", "-o", str(tmp_path / "out"), str(TEMPLATE_DIR)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "uv lock" in result.stdout
