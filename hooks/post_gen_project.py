@@ -73,11 +73,14 @@ def write_env_file() -> None:
     lines = [
         "# Local settings; never commit this file (see .env.example for every setting).",
         f"DATABASE_URL={CONTEXT['database_url']}",
-        "# Used by docker-compose.yml for the database container and the API's URL.",
-        f"POSTGRES_USER={url.username or ''}",
-        f"POSTGRES_PASSWORD={url.password or ''}",
-        f"POSTGRES_DB={url.path.lstrip('/')}",
     ]
+    if CONTEXT["no_docker"] == "no":
+        lines += [
+            "# The compose stack's database container, and the URL the API uses in it.",
+            f"POSTGRES_USER={url.username or ''}",
+            f"POSTGRES_PASSWORD={url.password or ''}",
+            f"POSTGRES_DB={url.path.lstrip('/')}",
+        ]
     (PROJECT / ".env").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 

@@ -1,16 +1,23 @@
-"""Alembic environment: async engine, URL from the settings, metadata from the models."""
+"""Alembic environment: async engine, settings from the application, metadata from the models.
+
+Migrations run under a PostgreSQL advisory lock, so migrators started at the same moment (several
+replicas, a job retried) apply each revision once: the others wait, then find nothing to do.
+"""
 
 import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
 from logging.config import fileConfig
 
 from alembic import context
-from sqlalchemy import pool
+from sqlalchemy import pool, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from {{ cookiecutter.module_name }} import models  # noqa: F401  (registers every table)
-from {{ cookiecutter.module_name }}.core.config import get_settings
+from {{ cookiecutter.module_name }}.core.config import Settings, get_settings
 from {{ cookiecutter.module_name }}.db.base import Base
+from {{ cookiecutter.module_name }}.db.migrations import MIGRATION_LOCK_ID
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logging", True):
@@ -19,10 +26,33 @@ if config.config_file_name is not None and config.attributes.get("configure_logg
 target_metadata = Base.metadata
 
 
-def database_url() -> str:
-    """A URL passed by the caller (tests) wins over the application settings."""
-    url: str | None = config.attributes.get("database_url")
-    return url or get_settings().database_url.get_secret_value()
+def settings() -> Settings:
+    """Settings passed by the caller (tests) win over the application's own."""
+    given: Settings | None = config.attributes.get("settings")
+    return given or get_settings()
+
+
+def milliseconds(seconds: float) -> str:
+    return str(int(seconds * 1000))
+
+
+@contextmanager
+def migration_lock(connection: Connection, current: Settings) -> Iterator[None]:
+    set_timeout = text("SELECT set_config(:name, :value, false)")
+    wait = milliseconds(current.migration_lock_wait_seconds)
+    connection.execute(set_timeout, {"name": "lock_timeout", "value": wait})
+    connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": MIGRATION_LOCK_ID})
+    for name, seconds in (
+        ("lock_timeout", current.migration_lock_timeout_seconds),
+        ("statement_timeout", current.migration_statement_timeout_seconds),
+    ):
+        connection.execute(set_timeout, {"name": name, "value": milliseconds(seconds)})
+    connection.commit()  # the session-level lock outlives this transaction
+    try:
+        yield
+    finally:
+        connection.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": MIGRATION_LOCK_ID})
+        connection.commit()
 
 
 def configure(connection: Connection | None = None, url: str | None = None) -> None:
@@ -38,19 +68,21 @@ def configure(connection: Connection | None = None, url: str | None = None) -> N
 
 def run_migrations_offline() -> None:
     """Emit SQL to stdout (`alembic upgrade head --sql`) without a database."""
-    configure(url=database_url())
+    configure(url=settings().database_url.get_secret_value())
     with context.begin_transaction():
         context.run_migrations()
 
 
 def run_sync_migrations(connection: Connection) -> None:
-    configure(connection=connection)
-    with context.begin_transaction():
-        context.run_migrations()
+    with migration_lock(connection, settings()):
+        configure(connection=connection)
+        with context.begin_transaction():
+            context.run_migrations()
 
 
 async def run_async_migrations() -> None:
-    engine = create_async_engine(database_url(), poolclass=pool.NullPool)
+    url = settings().database_url.get_secret_value()
+    engine = create_async_engine(url, poolclass=pool.NullPool)
     try:
         async with engine.connect() as connection:
             await connection.run_sync(run_sync_migrations)

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, async_sessionmaker, create_a
 from {{ cookiecutter.module_name }}.core.config import Settings
 from {{ cookiecutter.module_name }}.db.session import get_session_factory
 from {{ cookiecutter.module_name }}.main import create_app
-from tests.postgres import migrate, postgres_server, throwaway_database
+from tests.postgres import PROJECT_ROOT, migrate, postgres_server, throwaway_database
 
 SERVER_ORIGIN = pytest.StashKey[str]()
 
@@ -41,7 +41,11 @@ def database_url(admin_url: URL) -> Iterator[str]:
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, environment="test")
+    return Settings(
+        database_url=database_url,
+        environment="test",
+        alembic_config=PROJECT_ROOT / "alembic.ini",
+    )
 
 
 @pytest.fixture

@@ -28,12 +28,12 @@ CONNECT_TIMEOUT_SECONDS = 3.0
 EMBEDDED_POSTGRES_MAJOR = 16
 
 
-def _asyncpg_dsn(url: URL) -> str:
+def asyncpg_dsn(url: URL) -> str:
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 async def _execute(admin_url: URL, statement: str) -> None:
-    connection = await asyncpg.connect(_asyncpg_dsn(admin_url), timeout=CONNECT_TIMEOUT_SECONDS)
+    connection = await asyncpg.connect(asyncpg_dsn(admin_url), timeout=CONNECT_TIMEOUT_SECONDS)
     try:
         await connection.execute(statement)
     finally:
@@ -102,7 +102,7 @@ def throwaway_database(admin_url: URL) -> Iterator[str]:
 
 def alembic_config(database_url: str) -> Config:
     config = Config(str(PROJECT_ROOT / "alembic.ini"))
-    config.attributes["database_url"] = database_url
+    config.attributes["settings"] = Settings(database_url=database_url)
     config.attributes["configure_logging"] = False
     return config
 

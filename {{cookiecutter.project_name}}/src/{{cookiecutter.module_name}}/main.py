@@ -7,6 +7,7 @@ from fastapi import FastAPI
 
 from {{ cookiecutter.module_name }}.api.routes import health{% if cookiecutter.include_example == "yes" %}, items{% endif %}
 from {{ cookiecutter.module_name }}.core.config import Settings, get_settings
+from {{ cookiecutter.module_name }}.db.migrations import expected_revision
 from {{ cookiecutter.module_name }}.db.session import create_engine, create_session_factory
 
 
@@ -19,6 +20,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.engine = engine
         app.state.session_factory = create_session_factory(engine)
+        app.state.expected_revision = expected_revision(settings.alembic_config)
         try:
             yield
         finally:

@@ -1,6 +1,7 @@
 """Settings, read from the environment and `.env` (environment variables win)."""
 
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
@@ -25,6 +26,13 @@ class Settings(BaseSettings):
     db_pool_pre_ping: bool = True
     db_connect_timeout_seconds: float = Field(default=5.0, gt=0)
     readiness_timeout_seconds: float = Field(default=2.0, gt=0)
+
+    # Migrations: where Alembic's configuration is (readiness compares revisions), how long a
+    # migrator waits for another one's advisory lock, and the limits its statements run under.
+    alembic_config: Path = Path("alembic.ini")
+    migration_lock_wait_seconds: float = Field(default=300.0, gt=0)
+    migration_lock_timeout_seconds: float = Field(default=10.0, gt=0)
+    migration_statement_timeout_seconds: float = Field(default=600.0, gt=0)
 
     @field_validator("database_url")
     @classmethod
