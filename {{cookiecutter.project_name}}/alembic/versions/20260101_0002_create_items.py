@@ -19,8 +19,8 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.create_table(
         "items",
-        sa.Column("id", sa.Integer(), sa.Identity(), nullable=False),
-        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("id", sa.BigInteger(), sa.Identity(), nullable=False),
+        sa.Column("name", sa.Text(), nullable=False),
         sa.Column("description", sa.Text(), nullable=True),
         sa.Column(
             "created_at",
@@ -28,6 +28,7 @@ def upgrade() -> None:
             server_default=sa.text("now()"),
             nullable=False,
         ),
+        sa.CheckConstraint("char_length(name) <= 200", name=op.f("ck_items_name_length")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_items")),
     )
 

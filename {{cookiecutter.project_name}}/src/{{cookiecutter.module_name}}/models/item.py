@@ -2,16 +2,22 @@
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Identity, String, Text, func
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, Identity, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from {{ cookiecutter.module_name }}.db.base import Base
 
+NAME_MAX_LENGTH = 200
+
 
 class Item(Base):
     __tablename__ = "items"
+    # text + CHECK rather than varchar(n): changing a length limit later needs no table rewrite.
+    __table_args__ = (
+        CheckConstraint(f"char_length(name) <= {NAME_MAX_LENGTH}", name="name_length"),
+    )
 
-    id: Mapped[int] = mapped_column(Identity(), primary_key=True)
-    name: Mapped[str] = mapped_column(String(200))
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
     description: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -4,9 +4,11 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from {{ cookiecutter.module_name }}.models.item import NAME_MAX_LENGTH
+
 
 class ItemCreate(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=NAME_MAX_LENGTH)
     description: str | None = Field(default=None, max_length=10_000)
 
 
