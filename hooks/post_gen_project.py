@@ -88,7 +88,8 @@ def write_env_file() -> None:
 
 
 def is_rerender() -> bool:
-    """cruft renders without `_output_dir`; `cruft update` renders into fresh temporary folders."""
+    """cruft renders without `_output_dir`; `cruft update` renders into fresh temporary folders.
+    The pre-gen hook's is_first_bake() is the same rule."""
     if os.environ.get("FASTAPI_TEMPLATE_MODE") == "render-only":
         return True
     if "_output_dir" in CONTEXT:
@@ -216,14 +217,59 @@ def engine_answers() -> bool:
     return shutil.which("docker") is not None and answers(["docker", "info"])
 
 
+def find_uv() -> str | None:
+    """The uv binary. A pyenv shim for it fails inside this project, whose .python-version may
+    name another Python than the one uv was installed into, so resolve the shim once."""
+    found = shutil.which("uv")
+    pyenv = shutil.which("pyenv")
+    if found is None or pyenv is None or Path(found).parent.name != "shims":
+        return found
+    try:
+        real = subprocess.run(
+            [pyenv, "which", "uv"], cwd="/", capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return found
+    return real or found
+
+
+def pyenv_python() -> str | None:
+    """pyenv's interpreter for the version: its shims fail outside a folder that pins it."""
+    pyenv = shutil.which("pyenv")
+    if pyenv is None:
+        return None
+    try:
+        prefix = subprocess.run(
+            [pyenv, "prefix", PYTHON_VERSION], capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    candidate = Path(prefix) / "bin" / f"python{PYTHON_VERSION}"
+    return str(candidate) if prefix and candidate.is_file() else None
+
+
+def python_for_uv(uv: str) -> bool:
+    """Whether uv can use a Python of the version; a pyenv one is handed to uv via UV_PYTHON."""
+    if answers([uv, "python", "find", PYTHON_VERSION]):
+        return True
+    found = pyenv_python()
+    if found:
+        os.environ["UV_PYTHON"] = found
+    return found is not None
+
+
 def choose_mode() -> tuple[str, str]:
     requested = os.environ.get("FASTAPI_TEMPLATE_MODE", "auto")
+    uv = find_uv()
+    if uv is not None and "UV_PYTHON" not in os.environ:
+        has_python = python_for_uv(uv)
+    else:
+        has_python = uv is not None
     if requested in MODES:
         return requested, "chosen by FASTAPI_TEMPLATE_MODE"
-    uv = shutil.which("uv")
     if uv is None:
         return "offline-smoke", "uv is not on PATH"
-    if not answers([uv, "python", "find", PYTHON_VERSION]):
+    if not has_python:
         return "offline-smoke", f"uv finds no Python {PYTHON_VERSION}"
     if CONTEXT["no_docker"] == "yes":
         return "local-no-docker", "no_docker=yes"
@@ -234,7 +280,7 @@ def choose_mode() -> tuple[str, str]:
 
 
 def uv_steps(report: Report) -> bool:
-    uv = shutil.which("uv") or "uv"
+    uv = find_uv() or "uv"
     env = tool_env()
     if not report.run(Step("uv lock", [uv, "lock"]), env):
         return False
@@ -242,7 +288,7 @@ def uv_steps(report: Report) -> bool:
 
 
 def quality_steps(report: Report, installed: bool) -> None:
-    uv = shutil.which("uv") or "uv"
+    uv = find_uv() or "uv"
     checks = [
         Step("ruff check", [uv, "run", "--locked", "ruff", "check", "."]),
         Step("ruff format --check", [uv, "run", "--locked", "ruff", "format", "--check", "."]),

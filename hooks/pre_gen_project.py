@@ -27,6 +27,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import unicodedata
 import urllib.parse
 from collections.abc import Callable
@@ -586,12 +587,26 @@ def find_uv() -> tuple[Tool, str | None]:
 
 
 def find_python(version: str, uv: str | None) -> Tool:
+    """uv's own discovery, else pyenv's interpreter (its shims fail outside a pinned folder);
+    the post-gen hook hands a pyenv one to uv the same way."""
     label = f"Python {version}"
+    why = f"no python{version} on PATH"
     if uv is not None:
         ok, text = run_tool([uv, "python", "find", version], timeout=20)
-        return Tool(label, ok, text if ok else f"uv python find {version}: {text}")
-    path = shutil.which(f"python{version}")
-    return Tool(label, True, path) if path else Tool(label, False, f"no python{version} on PATH")
+        if ok:
+            return Tool(label, True, text)
+        why = f"uv python find {version}: {text}"
+    pyenv = shutil.which("pyenv")
+    if pyenv is not None:
+        ok, prefix = run_tool([pyenv, "prefix", version], timeout=10)
+        candidate = os.path.join(prefix, "bin", f"python{version}")
+        if ok and prefix and os.path.isfile(candidate):
+            return Tool(label, True, f"{candidate} (pyenv)")
+    if uv is None:
+        path = shutil.which(f"python{version}")
+        if path:
+            return Tool(label, True, path)
+    return Tool(label, False, why)
 
 
 def find_git() -> Tool:
@@ -658,8 +673,15 @@ def preflight(context: Context) -> None:
 
 
 def is_first_bake(context: Context) -> bool:
-    """cruft renders (create and update) do not set _output_dir; render-only asks for none."""
-    return os.environ.get(MODE_VARIABLE) != "render-only" and "_output_dir" in context
+    """Not for render-only, nor for `cruft update`: cruft renders have no _output_dir, and an
+    update renders into a fresh temporary folder (the post-gen hook's is_rerender() rule)."""
+    if os.environ.get(MODE_VARIABLE) == "render-only":
+        return False
+    if "_output_dir" in context:
+        return True
+    parent = os.path.dirname(os.getcwd())
+    in_fresh_tmp = os.path.dirname(parent) == os.path.realpath(tempfile.gettempdir())
+    return not (in_fresh_tmp and os.path.basename(parent).startswith("tmp"))
 
 
 # ---------------------------------------------------------------- main
