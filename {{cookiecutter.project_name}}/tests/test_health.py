@@ -94,9 +94,3 @@ async def test_readiness_answers_503_when_the_schema_is_behind(schema_behind: As
     assert body["code_revision"] == head
     assert body["database_revision"] != head
     assert f"the code expects {head}" in body["reason"]
-
-
-def test_settings_normalise_a_sync_postgres_url_to_asyncpg() -> None:
-    settings = Settings(database_url="postgresql://u:p@db:5432/x")
-    assert settings.database_url.get_secret_value() == "postgresql+asyncpg://u:p@db:5432/x"
-    assert "p@db" not in repr(settings)

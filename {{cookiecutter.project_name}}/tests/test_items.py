@@ -17,12 +17,17 @@ async def test_create_then_get_an_item(client: AsyncClient) -> None:
 async def test_get_a_missing_item_answers_404(client: AsyncClient) -> None:
     response = await client.get("/items/2147483647")
     assert response.status_code == status.HTTP_404_NOT_FOUND
-    assert response.json() == {"detail": "item 2147483647 not found"}
+    assert response.json() == {
+        "error": {"code": "not_found", "message": "item 2147483647 not found"}
+    }
 
 
 async def test_create_rejects_an_empty_name(client: AsyncClient) -> None:
     response = await client.post("/items", json={"name": ""})
     assert response.status_code == status.HTTP_422_UNPROCESSABLE_CONTENT
+    error = response.json()["error"]
+    assert error["code"] == "validation_error"
+    assert error["details"][0]["location"] == ["body", "name"]
 
 
 async def test_list_pages_with_limit_and_offset(client: AsyncClient) -> None:

@@ -4,7 +4,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
+from {{ cookiecutter.module_name }}.api.errors import ERROR_RESPONSES, install_error_handlers
 from {{ cookiecutter.module_name }}.api.routes import health{% if cookiecutter.include_example == "yes" %}, items{% endif %}
 from {{ cookiecutter.module_name }}.core.config import Settings, get_settings
 from {{ cookiecutter.module_name }}.db.migrations import expected_revision
@@ -26,7 +28,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await engine.dispose()
 
-    app = FastAPI(title=settings.app_name, lifespan=lifespan)
+    app = FastAPI(
+        title=settings.app_name, debug=settings.debug, lifespan=lifespan, responses=ERROR_RESPONSES
+    )
+    install_error_handlers(app)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+        )
     app.include_router(health.router)
 {%- if cookiecutter.include_example == "yes" %}
     app.include_router(items.router)

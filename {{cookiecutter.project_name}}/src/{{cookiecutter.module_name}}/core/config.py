@@ -2,13 +2,16 @@
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal, Self
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ASYNC_SCHEME = "postgresql+asyncpg://"
 SYNC_SCHEMES = ("postgresql://", "postgres://")
+# Passwords that ship in examples and tutorials: never acceptable in production.
+WELL_KNOWN_PASSWORDS = frozenset({"", "app", "change-me", "changeme", "password", "postgres"})
 
 
 class Settings(BaseSettings):
@@ -16,6 +19,9 @@ class Settings(BaseSettings):
 
     app_name: str = "{{ cookiecutter.project_name }}"
     environment: Literal["development", "test", "production"] = "development"
+    debug: bool = False
+    # Comma-separated origins allowed to call the API from a browser; empty = no CORS headers.
+    cors_origins: Annotated[list[str], NoDecode] = []
 
     # Required: there is deliberately no default, so a password never sits in code.
     database_url: SecretStr
@@ -33,6 +39,31 @@ class Settings(BaseSettings):
     migration_lock_wait_seconds: float = Field(default=300.0, gt=0)
     migration_lock_timeout_seconds: float = Field(default=10.0, gt=0)
     migration_statement_timeout_seconds: float = Field(default=600.0, gt=0)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def refuse_unsafe_production_settings(self) -> Self:
+        """In production, refuse to start on settings that are only fit for a laptop."""
+        if self.environment != "production":
+            return self
+        problems = []
+        password = urlsplit(self.database_url.get_secret_value()).password or ""
+        if password in WELL_KNOWN_PASSWORDS:
+            problems.append("DATABASE_URL has an empty or well-known password: set a real one")
+        if self.debug:
+            problems.append("DEBUG is on: set DEBUG=false")
+        if "*" in self.cors_origins:
+            problems.append("CORS_ORIGINS allows every origin ('*'): list the origins instead")
+        if problems:
+            msg = "refusing to start with ENVIRONMENT=production: " + "; ".join(problems)
+            raise ValueError(msg)
+        return self
 
     @field_validator("database_url")
     @classmethod
