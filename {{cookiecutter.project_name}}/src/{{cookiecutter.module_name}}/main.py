@@ -7,14 +7,17 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from {{ cookiecutter.module_name }}.api.errors import ERROR_RESPONSES, install_error_handlers
+from {{ cookiecutter.module_name }}.api.request_id import RequestIdMiddleware
 from {{ cookiecutter.module_name }}.api.routes import health{% if cookiecutter.include_example == "yes" %}, items{% endif %}
 from {{ cookiecutter.module_name }}.core.config import Settings, get_settings
+from {{ cookiecutter.module_name }}.core.logging import configure_logging
 from {{ cookiecutter.module_name }}.db.migrations import expected_revision
 from {{ cookiecutter.module_name }}.db.session import create_engine, create_session_factory
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    configure_logging(settings.log_level, settings.effective_log_format)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -38,7 +41,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_origins=settings.cors_origins,
             allow_methods=["*"],
             allow_headers=["*"],
+            expose_headers=["X-Request-ID"],
         )
+    app.add_middleware(RequestIdMiddleware)  # outermost: every log line of a request has its id
     app.include_router(health.router)
 {%- if cookiecutter.include_example == "yes" %}
     app.include_router(items.router)

@@ -20,6 +20,9 @@ class Settings(BaseSettings):
     app_name: str = "{{ cookiecutter.project_name }}"
     environment: Literal["development", "test", "production"] = "development"
     debug: bool = False
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Empty: JSON lines in production, readable lines elsewhere.
+    log_format: Literal["json", "console", ""] = ""
     # Comma-separated origins allowed to call the API from a browser; empty = no CORS headers.
     cors_origins: Annotated[list[str], NoDecode] = []
 
@@ -39,6 +42,12 @@ class Settings(BaseSettings):
     migration_lock_wait_seconds: float = Field(default=300.0, gt=0)
     migration_lock_timeout_seconds: float = Field(default=10.0, gt=0)
     migration_statement_timeout_seconds: float = Field(default=600.0, gt=0)
+
+    @property
+    def effective_log_format(self) -> Literal["json", "console"]:
+        if self.log_format:
+            return self.log_format
+        return "json" if self.environment == "production" else "console"
 
     @field_validator("cors_origins", mode="before")
     @classmethod

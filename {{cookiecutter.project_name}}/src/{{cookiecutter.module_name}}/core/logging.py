@@ -1,0 +1,73 @@
+"""One logging set-up for the app, uvicorn and SQLAlchemy: JSON lines in production, readable
+lines in development, and the request id on every line logged while a request is served."""
+
+import json
+import logging
+import logging.config
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+CONSOLE_FORMAT = "%(asctime)s %(levelname)-7s %(name)s [%(request_id)s] %(message)s"
+# Attributes every LogRecord has; anything else was passed as `extra=` and is kept.
+STANDARD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+    "request_id",
+    "color_message",
+}
+
+
+class RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = request_id.get() or "-"
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, tz=UTC).isoformat(),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": getattr(record, "request_id", "-"),
+        }
+        entry.update(
+            (key, value) for key, value in vars(record).items() if key not in STANDARD_ATTRIBUTES
+        )
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+def configure_logging(level: str, log_format: Literal["json", "console"]) -> None:
+    formatter: dict[str, Any] = (
+        {"()": JsonFormatter} if log_format == "json" else {"format": CONSOLE_FORMAT}
+    )
+    handler = {
+        "class": "logging.StreamHandler",
+        "formatter": "default",
+        "filters": ["request_id"],
+        "stream": "ext://sys.stderr",
+    }
+    # uvicorn's and SQLAlchemy's loggers hand their records to the root handler.
+    inherit = {"handlers": [], "propagate": True}
+    logging.config.dictConfig(
+        {
+            "version": 1,
+            "disable_existing_loggers": False,
+            "filters": {"request_id": {"()": RequestIdFilter}},
+            "formatters": {"default": formatter},
+            "handlers": {"default": handler},
+            "root": {"level": level, "handlers": ["default"]},
+            "loggers": {
+                "uvicorn": inherit,
+                "uvicorn.error": inherit,
+                "uvicorn.access": inherit,
+                "sqlalchemy.engine": {**inherit, "level": "WARNING"},
+            },
+        }
+    )
