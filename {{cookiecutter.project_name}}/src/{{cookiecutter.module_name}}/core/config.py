@@ -23,6 +23,14 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # Empty: JSON lines in production, readable lines elsewhere.
     log_format: Literal["json", "console", ""] = ""
+    # The server (serve.py). One process per container: scale with replicas, which the
+    # orchestrator can place, restart and health-check one by one (record 0014).
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1)
+    shutdown_grace_seconds: int = Field(default=20, ge=0)
+    forwarded_allow_ips: str = "127.0.0.1"
+
     # Comma-separated origins allowed to call the API from a browser; empty = no CORS headers.
     cors_origins: Annotated[list[str], NoDecode] = []
 
