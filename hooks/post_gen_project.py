@@ -40,6 +40,7 @@ PRUNE: dict[tuple[str, str], tuple[str, ...]] = {
         "docs/decisions/0006-container-image-and-compose.md",
     ),
     ("no_docker", "no"): ("docs/decisions/0009-no-docker-opt-out.md",),
+    ("kubernetes", "no"): ("deploy", "docs/decisions/0015-kubernetes-manifests.md"),
     ("include_example", "no"): (
         f"src/{MODULE}/api/routes/items.py",
         f"src/{MODULE}/models/item.py",

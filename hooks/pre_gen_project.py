@@ -299,6 +299,17 @@ def example_database_url(value: object, context: Context) -> str:
     return f"{ASYNC_SCHEME}://app:app@localhost:5432/{module_name}"
 
 
+def check_kubernetes(value: str, context: Context) -> list[str]:
+    problems = check_yes_no(value, context)
+    if value == "yes" and context.get("no_docker") == "yes":
+        problems.append("needs a container image, but no_docker=yes; choose kubernetes=no")
+    return problems
+
+
+def example_kubernetes(value: object, context: Context) -> str:
+    return "no" if context.get("no_docker") == "yes" else example_yes_no("yes")(value, context)
+
+
 class Rule(NamedTuple):
     check: Callable[[str, Context], list[str]]  # what is wrong, one entry per reason
     example: Callable[[object, Context], str]  # a valid value, close to the given one
@@ -312,6 +323,7 @@ RULES: dict[str, Rule] = {
     "database_url": Rule(check_database_url, example_database_url),
     "include_example": Rule(check_yes_no, example_yes_no("yes")),
     "no_docker": Rule(check_yes_no, example_yes_no("no")),
+    "kubernetes": Rule(check_kubernetes, example_kubernetes),
 }
 
 

@@ -15,6 +15,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,7 @@ VALID_CONTEXT = {
     "database_url": "postgresql+asyncpg://app:app@localhost:5432/my_service",
     "include_example": "yes",
     "no_docker": "no",
+    "kubernetes": "yes",
 }
 CLEANUP_TIMEOUT = 10.0  # the hook removes empty parent folders just after cookiecutter exits
 
@@ -236,7 +238,7 @@ HOSTILE = [
     *[bad("database_url", value, case) for value, case in SHELL],
     *[
         bad(name, value, case)
-        for name in ("include_example", "no_docker")
+        for name in ("include_example", "no_docker", "kubernetes")
         for value, case in [
             ("maybe", "maybe"),
             ("Yes", "capitalised"),
@@ -333,6 +335,15 @@ def test_parent_folders_outside_the_output_dir_are_left(sandbox: Sandbox) -> Non
 
 
 # ---------------------------------------------------------------- through the CLI
+
+
+def test_kubernetes_without_a_container_image_is_rejected(sandbox: Sandbox) -> None:
+    before = sandbox.tree()
+    result = sandbox.cli("no_docker=yes", "kubernetes=yes")
+    assert result.returncode != 0
+    assert_names(result.stderr, "kubernetes", "yes")
+    assert "no_docker=yes" in result.stderr
+    sandbox.assert_left_as_it_was(before)
 
 
 @pytest.mark.parametrize(
@@ -577,7 +588,9 @@ def test_render_only_prints_no_preflight(sandbox: Sandbox) -> None:
 
 
 def run_pre_gen(sandbox: Sandbox, **values: object) -> Path:
-    context = {"cookiecutter": {**VALID_CONTEXT, "_template": str(TEMPLATE), **values}}
+    # As cookiecutter.json derives it: no Kubernetes manifests without a container image.
+    derived = {"kubernetes": "no"} if values.get("no_docker") == "yes" else {}
+    context = {"cookiecutter": {**VALID_CONTEXT, **derived, "_template": str(TEMPLATE), **values}}
     project = sandbox.out / str(context["cookiecutter"]["project_name"])
     project.mkdir()
     run_hook_from_repo_dir(str(TEMPLATE), "pre_gen_project", project, context, False)
@@ -659,15 +672,34 @@ def test_preflight_says_what_a_chosen_mode_misses(
     assert "Missing for local-no-docker: uv, Python 3.12" in out
 
 
-def test_cruft_render_without_output_dir_prints_nothing(
-    sandbox: Sandbox, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+def test_a_cruft_update_rerender_prints_nothing(
+    capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """cruft calls generate_files directly: no _output_dir, a _commit; a re-render, no preflight."""
+    """cruft calls generate_files directly (no _output_dir, a _commit) and `cruft update` renders
+    into a fresh temporary folder: a re-render, so no preflight."""
     monkeypatch.setenv("FASTAPI_TEMPLATE_MODE", "auto")
-    run_pre_gen(sandbox, _commit="0" * 40)
+    fresh = Path(tempfile.mkdtemp())  # what cruft's TemporaryDirectory makes
+    try:
+        project = fresh / "my-service"
+        project.mkdir()
+        context = {
+            "cookiecutter": {**VALID_CONTEXT, "_template": str(TEMPLATE), "_commit": "0" * 40}
+        }
+        run_hook_from_repo_dir(str(TEMPLATE), "pre_gen_project", project, context, False)
+    finally:
+        shutil.rmtree(fresh)
     out, err = capfd.readouterr()
     assert out == ""
     assert err == ""
+
+
+def test_a_cruft_create_render_runs_the_preflight(
+    sandbox: Sandbox, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`cruft create` has no _output_dir either, but renders where the user asked: a first bake."""
+    monkeypatch.setenv("FASTAPI_TEMPLATE_MODE", "auto")
+    run_pre_gen(sandbox, _commit="0" * 40)
+    assert "Preflight: tools for the checks after generation" in capfd.readouterr().out
 
 
 def test_cruft_render_with_bad_values_still_fails_cleanly(
