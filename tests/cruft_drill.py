@@ -1,0 +1,130 @@
+"""What every cruft drill needs: the template under git in a temporary folder, real cruft, git and
+cookiecutter runs, and logging stand-ins for the tools a re-render must never call."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from tests.bake import TEMPLATE_DIR
+from tests.test_hooks_modes import fake_tool
+
+GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "Template Tests",
+    "GIT_AUTHOR_EMAIL": "template-tests@example.com",
+    "GIT_COMMITTER_NAME": "Template Tests",
+    "GIT_COMMITTER_EMAIL": "template-tests@example.com",
+}
+# The template repository's own machinery, caches and environments are not part of a release.
+NOT_IN_A_RELEASE = shutil.ignore_patterns(".venv", ".git", "__pycache__", "*_cache", ".ci")
+RENDER_ONLY = {"FASTAPI_TEMPLATE_MODE": "render-only"}
+# Network routes closed: git may only use local paths; uv and proxy-honouring HTTP clients fail.
+CLOSED_PROXY = "http://127.0.0.1:9"
+NO_NETWORK = {
+    "GIT_ALLOW_PROTOCOL": "file",
+    "UV_OFFLINE": "1",
+    **dict.fromkeys(("http_proxy", "https_proxy", "all_proxy"), CLOSED_PROXY),
+    **dict.fromkeys(("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"), CLOSED_PROXY),
+    "no_proxy": "",
+    "NO_PROXY": "",
+}
+
+
+def drill_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The caller's environment without a venv or a mode, plus a git identity (no global config)."""
+    drop = {"VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT", "FASTAPI_TEMPLATE_MODE"}
+    env = {key: value for key, value in os.environ.items() if key not in drop}
+    env.update(GIT_IDENTITY)
+    env.update(extra or {})
+    return env
+
+
+def run(
+    args: list[str], cwd: Path, env: dict[str, str], timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    """Run a command that must succeed; its output is in the failure message."""
+    result = attempt(args, cwd, env, timeout)
+    assert result.returncode == 0, (
+        f"{args}: exit {result.returncode}\n{result.stdout}\n{result.stderr}"
+    )
+    return result
+
+
+def attempt(
+    args: list[str], cwd: Path, env: dict[str, str], timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    """Run a command that may fail; the caller reads the exit code."""
+    return subprocess.run(
+        args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def tool(name: str) -> str:
+    found = shutil.which(name)
+    assert found, f"{name} is not on PATH: run the tests with `uv run pytest`"
+    return found
+
+
+def git_commit_all(repo: Path, env: dict[str, str], message: str) -> None:
+    run(["git", "add", "-A"], repo, env)
+    run(["git", "commit", "-q", "--no-verify", "-m", message], repo, env)
+
+
+def git_init_and_commit(repo: Path, env: dict[str, str], message: str) -> None:
+    run(["git", "init", "-q", "-b", "main"], repo, env)
+    git_commit_all(repo, env, message)
+
+
+def template_repo(dest: Path, env: dict[str, str]) -> Path:
+    """This template's working tree as a git repository with one commit: the "older revision"."""
+    shutil.copytree(TEMPLATE_DIR, dest, ignore=NOT_IN_A_RELEASE)
+    git_init_and_commit(dest, env, "template v1")
+    return dest
+
+
+def cruft_create(
+    template: Path, out: Path, env: dict[str, str], context: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    args = [tool("cruft"), "create", "--no-input", str(template)]
+    args += ["--extra-context", json.dumps(context), "--output-dir", str(out)]
+    return run(args, template.parent, env)
+
+
+def cookiecutter_bake(
+    template: Path, out: Path, env: dict[str, str], context: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    args = [tool("cookiecutter"), "--no-input", "-o", str(out), str(template)]
+    args += [f"{key}={value}" for key, value in context.items()]
+    return run(args, template.parent, env)
+
+
+def cruft_in(project: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """A cruft command inside a project; it may fail (`cruft check` exits 1 when out of date)."""
+    return attempt([tool("cruft"), *args], project, env, timeout=300)
+
+
+def with_stand_ins(
+    env: dict[str, str], bin_dir: Path, log: Path, tools: tuple[str, ...] = ("uv", "docker")
+) -> dict[str, str]:
+    """`env` with stand-ins first on PATH: each call of one of `tools` lands in `log` and fails."""
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    for name in tools:
+        fake_tool(bin_dir, name, log)
+    return {**env, "PATH": f"{bin_dir}{os.pathsep}{env['PATH']}"}
+
+
+def file_tree(root: Path) -> dict[str, bytes]:
+    """Every file under `root` (git's own folder aside) by relative path, with its bytes."""
+    return {
+        path.relative_to(root).as_posix(): path.read_bytes()
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and ".git" not in path.relative_to(root).parts
+    }
+
+
+def rejected_hunks(project: Path) -> list[str]:
+    """The `.rej` files a failed three-way merge leaves behind."""
+    return sorted(path.relative_to(project).as_posix() for path in project.rglob("*.rej"))
