@@ -103,3 +103,10 @@ def admin_database_url() -> str:
     """The server the template's tests use; tests create and drop their own databases on it."""
     default = "postgresql://postgres@127.0.0.1:5432/postgres"
     return os.environ.get("TEMPLATE_TEST_DATABASE_URL", default)
+
+
+def fake_tool(bin_dir: Path, name: str, log: Path) -> None:
+    """A stand-in that records every call and fails, like a client with no engine behind it."""
+    script = bin_dir / name
+    script.write_text(f'#!/bin/sh\necho "{name} $*" >> "{log}"\nexit 1\n')
+    script.chmod(0o755)

@@ -9,8 +9,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from tests.bake import TEMPLATE_DIR
-from tests.test_hooks_modes import fake_tool
+from tests.bake import TEMPLATE_DIR, fake_tool
 
 GIT_IDENTITY = {
     "GIT_AUTHOR_NAME": "Template Tests",

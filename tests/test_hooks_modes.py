@@ -10,21 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.bake import TEMPLATE_DIR, admin_database_url, python_for
+from tests.bake import TEMPLATE_DIR, admin_database_url, fake_tool, python_for
+from tests.cruft_drill import drill_env, template_repo
 
 pytestmark = pytest.mark.hooks
 
 CONTAINER_STEPS = {"docker build", "docker compose up", "docker compose ps", "smoke request"}
 
 
-def fake_tool(bin_dir: Path, name: str, log: Path) -> None:
-    """A stand-in that records every call and fails, like a client with no engine behind it."""
-    script = bin_dir / name
-    script.write_text(f'#!/bin/sh\necho "{name} $*" >> "{log}"\nexit 1\n')
-    script.chmod(0o755)
-
-
-def bake(tmp_path: Path, env_extra: dict[str, str], *context: str) -> tuple[Path, dict, str]:
+def bake(
+    tmp_path: Path, env_extra: dict[str, str], *context: str, template: str = str(TEMPLATE_DIR)
+) -> tuple[Path, dict, str]:
     """Bake through the cookiecutter CLI with the hook in charge; return project, report, output."""
     report = tmp_path / "report.json"
     env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
@@ -40,8 +36,22 @@ def bake(tmp_path: Path, env_extra: dict[str, str], *context: str) -> tuple[Path
     cookiecutter = shutil.which("cookiecutter")
     assert cookiecutter
     out = tmp_path / "out"
+    # Where cookiecutter clones a template given as a repository URL: not the home folder.
+    config = tmp_path / "cookiecutter.yaml"
+    config.write_text(
+        f"cookiecutters_dir: {tmp_path / 'clones'}\nreplay_dir: {tmp_path / 'replay'}\n"
+    )
     result = subprocess.run(
-        [cookiecutter, "--no-input", "-o", str(out), str(TEMPLATE_DIR), *context],
+        [
+            cookiecutter,
+            "--no-input",
+            "--config-file",
+            str(config),
+            "-o",
+            str(out),
+            template,
+            *context,
+        ],
         env=env,
         capture_output=True,
         text=True,
@@ -58,9 +68,17 @@ def statuses(report: dict) -> dict[str, str]:
 
 
 def test_local_no_docker_runs_every_check_for_real(tmp_path: Path) -> None:
+    """Through the entry point users use: cookiecutter given a git repository of the template
+    (a local one stands in for gh:org/repo), which it clones."""
+    repository = template_repo(tmp_path / "template", drill_env())
     project, report, output = bake(
-        tmp_path, {"UV_PYTHON": python_for("3.12")}, "no_docker=yes", "include_example=no"
+        tmp_path,
+        {"UV_PYTHON": python_for("3.12")},
+        "no_docker=yes",
+        "include_example=no",
+        template=f"git+file://{repository}",
     )
+    assert (tmp_path / "clones" / "template" / ".git").is_dir()
     assert report["mode"] == "local-no-docker"
     expected = {
         "uv lock",
