@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from pathlib import Path
+
 import pytest
 
 from tests.bake import COMBINATIONS, Baked, combination_params
@@ -51,6 +55,15 @@ def test_tests_fall_back_to_an_embedded_postgres(baked: Baked) -> None:
     """A laptop with no server and no Docker: the suite starts PostgreSQL 16 from a wheel."""
     env = {k: v for k, v in baked.env.items() if k != "TEST_DATABASE_URL"}
     env["DATABASE_URL"] = "postgresql+asyncpg://app:app@127.0.0.1:1/unreachable"
-    result = Baked(baked.path, baked.context, env).uv(*GATES["pytest"])
+    # As root, the embedded server runs its binaries as an unprivileged user, which cannot reach
+    # a venv under pytest's 0700 /tmp/pytest-of-root: give this run a venv it can reach.
+    venv = Path(tempfile.mkdtemp(prefix="embedded-pg-venv-"))
+    env["UV_PROJECT_ENVIRONMENT"] = str(venv / ".venv")
+    try:
+        project = Baked(baked.path, baked.context, env)
+        assert_ok(project.uv("sync", "--locked"), "uv sync")
+        result = project.uv(*GATES["pytest"])
+    finally:
+        shutil.rmtree(venv, ignore_errors=True)
     assert_ok(result, "pytest on the embedded PostgreSQL")
     assert "embedded PostgreSQL 16" in result.stdout
