@@ -358,6 +358,9 @@ def container_steps(report: Report) -> None:
             report.steps[-1].seconds = time.monotonic() - started
     finally:
         report.run(Step("docker compose down", [*compose, "down", "-v", "--rmi", "local"]), env)
+        # Some engines (podman's Docker API) keep compose-built images after `down --rmi local`.
+        leftovers = [f"{name}:local", f"{compose_project}-api", f"{compose_project}-migrate"]
+        answers(["docker", "image", "rm", *leftovers], timeout=120)
 
 
 NOT_RUN_OFFLINE = (
