@@ -1,3 +1,4 @@
+import pytest
 from fastapi import status
 from httpx import AsyncClient
 
@@ -45,4 +46,30 @@ async def test_list_pages_with_limit_and_offset(client: AsyncClient) -> None:
 
 async def test_list_rejects_a_limit_above_100(client: AsyncClient) -> None:
     response = await client.get("/items", params={"limit": 101})
+    assert response.status_code == status.HTTP_422_UNPROCESSABLE_CONTENT
+
+
+@pytest.mark.parametrize(
+    "escaped_name", ["nul\\u0000inside", "lone \\ud800 surrogate"], ids=["nul", "surrogate"]
+)
+async def test_create_rejects_text_postgres_cannot_store(
+    client: AsyncClient, escaped_name: str
+) -> None:
+    # Raw JSON: the escapes reach the server as sent (a client library would refuse to encode them).
+    body = '{"name": "%s"}' % escaped_name  # noqa: UP031
+    response = await client.post(
+        "/items", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == status.HTTP_422_UNPROCESSABLE_CONTENT
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [("/items/9223372036854775808", {}), ("/items", {"offset": 2**63})],
+    ids=["id", "offset"],
+)
+async def test_numbers_beyond_bigint_answer_422(
+    client: AsyncClient, path: str, params: dict[str, int]
+) -> None:
+    response = await client.get(path, params=params)
     assert response.status_code == status.HTTP_422_UNPROCESSABLE_CONTENT

@@ -5,11 +5,12 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from {{ cookiecutter.module_name }}.models.item import NAME_MAX_LENGTH
+from {{ cookiecutter.module_name }}.schemas.types import PostgresText
 
 
 class ItemCreate(BaseModel):
-    name: str = Field(min_length=1, max_length=NAME_MAX_LENGTH)
-    description: str | None = Field(default=None, max_length=10_000)
+    name: PostgresText = Field(min_length=1, max_length=NAME_MAX_LENGTH)
+    description: PostgresText | None = Field(default=None, max_length=10_000)
 
 
 class ItemRead(BaseModel):

@@ -1,0 +1,48 @@
+"""Reference: bare Starlette. /healthz, and get-by-id on a raw asyncpg pool (the limit)."""
+
+from contextlib import asynccontextmanager
+
+import asyncpg
+from _db import POOL_MAX, POOL_SIZE, QUERY, dsn, timestamp
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+
+async def healthz(request: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+async def get_item(request: Request) -> JSONResponse:
+    try:
+        item_id = int(request.path_params["item_id"])
+    except ValueError:
+        return JSONResponse({"detail": "item_id must be an integer"}, status_code=422)
+    async with request.app.state.pool.acquire() as connection:
+        row = await connection.fetchrow(QUERY, item_id)
+    if row is None:
+        return JSONResponse({"detail": f"item {item_id} not found"}, status_code=404)
+    return JSONResponse(
+        {
+            "id": row["id"],
+            "name": row["name"],
+            "description": row["description"],
+            "created_at": timestamp(row["created_at"]),
+        }
+    )
+
+
+@asynccontextmanager
+async def lifespan(app: Starlette):
+    app.state.pool = await asyncpg.create_pool(dsn(), min_size=POOL_SIZE, max_size=POOL_MAX)
+    try:
+        yield
+    finally:
+        await app.state.pool.close()
+
+
+app = Starlette(
+    routes=[Route("/healthz", healthz), Route("/items/{item_id}", get_item)],
+    lifespan=lifespan,
+)

@@ -1,0 +1,543 @@
+"""Benchmark of the template and the service it bakes: figures, and ratios against references
+measured in the same run. It prints figures; it asserts nothing about speed.
+
+    .venv/bin/python bench/run.py            # full: medians of several runs and rounds (~10 min)
+    .venv/bin/python bench/run.py --quick    # one of everything, short load (CI runs it)
+
+Needs: PostgreSQL on 127.0.0.1:5432 that lets it create databases (TEMPLATE_TEST_DATABASE_URL,
+as the template's tests), wrk (Debian package `wrk`), uv, a Python of --python-version; a
+container engine is optional. Everything runs on loopback; every server it starts, it stops.
+
+Figures:
+- bake: render-only (no environment work); time-to-green (bake + uv lock + sync + every gate of
+  the local-no-docker checklist) with a cold and a warm uv cache;
+- HTTP, every app under the same uvicorn command, one worker, wrk -t1 -c32, rounds interleaved:
+  /healthz of the baked service against raw ASGI, bare Starlette and minimal FastAPI; the example
+  resource's get-by-id against Starlette + raw asyncpg (the limit), FastAPI + raw asyncpg (same
+  framework) and FastAPI + AsyncSession.get (the textbook stack); requests/s, p50, p99, and the
+  server process's CPU time per request; cold start to the first 200;
+- container: image size and rebuild time after a source-only change, where an engine answers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH_DIR.parent))
+
+import bakes  # noqa: E402
+import container  # noqa: E402
+import database  # noqa: E402
+import loadgen  # noqa: E402
+import servers  # noqa: E402
+
+from tests.bake import TEMPLATE_DIR, admin_database_url, project_env  # noqa: E402
+
+APPS_DIR = BENCH_DIR / "apps"
+ITEMS_SCRIPT = APPS_DIR / "items.lua"
+ROWS = 1000
+CONTEXT = {"project_name": "bench-service", "include_example": "yes", "no_docker": "no"}
+MODULE = "bench_service"
+VERSIONS = ("fastapi", "starlette", "sqlalchemy", "asyncpg", "pydantic", "uvicorn", "uvloop")
+
+HEALTHZ = "/healthz"
+ITEMS = "/items/{id}"
+BAKED = "baked service"
+RAW_ASGI, STARLETTE, FASTAPI_MIN = "raw ASGI", "bare Starlette", "minimal FastAPI"
+STARLETTE_PG = "Starlette + raw asyncpg (the limit)"
+FASTAPI_PG = "FastAPI + raw asyncpg (same framework)"
+TEXTBOOK = "FastAPI + AsyncSession.get (textbook)"
+
+TARGET_HEALTHZ = 0.9
+TARGET_ITEMS = 0.7
+TARGET_TAIL = 3.0
+TARGET_COLD_START = 1.0
+TARGET_RENDER = 1.0
+TARGET_GREEN = 15.0
+
+
+@dataclass(frozen=True)
+class App:
+    name: str
+    target: str  # uvicorn's MODULE:app
+    paths: tuple[str, ...]
+    baked: bool = False
+
+
+# In this order, forwards and backwards in turn: the baked service runs right after (or before)
+# the reference each of its ratios is taken against, so each pair shares the machine's load.
+APPS = (
+    App(RAW_ASGI, "ref_asgi:app", (HEALTHZ,)),
+    App(STARLETTE, "ref_starlette:app", (HEALTHZ, ITEMS)),
+    App(FASTAPI_MIN, "ref_fastapi_min:app", (HEALTHZ,)),
+    App(BAKED, f"{MODULE}.main:app", (HEALTHZ, ITEMS), baked=True),
+    App(FASTAPI_PG, "ref_fastapi_asyncpg:app", (ITEMS,)),
+    App(TEXTBOOK, "ref_textbook:app", (ITEMS,)),
+)
+HEALTHZ_ROWS = (RAW_ASGI, STARLETTE, FASTAPI_MIN, BAKED)
+ITEMS_ROWS = (STARLETTE, FASTAPI_PG, TEXTBOOK, BAKED)
+ITEMS_LABEL = {STARLETTE: STARLETTE_PG}
+
+
+@dataclass
+class Settings:
+    quick: bool
+    rounds: int
+    seconds: int
+    warmup: int
+    render_runs: int
+    green_runs: int
+    cold_runs: int
+    python_version: str
+    engine: str
+    workdir: Path
+    service_env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Results:
+    failures: list[str] = field(default_factory=list)
+    targets: list[tuple[bool | None, str]] = field(default_factory=list)
+
+    def target(self, ok: bool | None, text: str) -> None:
+        self.targets.append((ok, text))
+
+
+def out(line: str = "") -> None:
+    print(line, flush=True)
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def spread(values: list[float], unit: str = "s") -> str:
+    if len(values) < 2:
+        return f"{len(values)} run"
+    return f"{len(values)} runs, {min(values):.2f}-{max(values):.2f} {unit}"
+
+
+def verdict(ok: bool | None) -> str:
+    return {True: "met", False: "MISSED", None: "not measured"}[ok]
+
+
+@contextlib.contextmanager
+def section(title: str, results: Results) -> Iterator[None]:
+    out()
+    out(title)
+    try:
+        yield
+    except Exception as exc:
+        results.failures.append(f"{title}: {exc}")
+        out(f"  FAILED: {type(exc).__name__}: {exc}")
+        traceback.print_exc(file=sys.stderr)
+
+
+# ---------------------------------------------------------------- machine and versions
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return (
+        f"{model}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}"
+    )
+
+
+def load_average() -> str:
+    try:
+        return f"{os.getloadavg()[0]:.1f}"
+    except OSError:
+        return "unknown"
+
+
+def versions(python: str) -> str:
+    code = (
+        "import importlib.metadata as m, json, sys; "
+        "print(json.dumps({n: m.version(n) for n in sys.argv[1:]}))"
+    )
+    result = subprocess.run(
+        [python, "-c", code, *VERSIONS], capture_output=True, text=True, check=True
+    )
+    found = json.loads(result.stdout)
+    return ", ".join(f"{name} {found[name]}" for name in VERSIONS)
+
+
+def uv_binary() -> str:
+    """The uv beside this Python (the template's venv), else the one on PATH."""
+    beside = Path(sys.executable).with_name("uv")
+    found = str(beside) if beside.is_file() else shutil.which("uv")
+    if found is None:
+        raise RuntimeError("uv is neither beside this Python nor on PATH")
+    return found
+
+
+def tool_env(settings: Settings, uv_cache: Path | None) -> dict[str, str]:
+    """The environment the baked project's tools run in (tests/bake.py), uv first on PATH.
+    uv_cache None: the caller's uv cache (UV_CACHE_DIR if set, else uv's default)."""
+    env = project_env(settings.python_version, uv_cache or settings.workdir)
+    if uv_cache is None:
+        env.pop("UV_CACHE_DIR")
+        if "UV_CACHE_DIR" in os.environ:
+            env["UV_CACHE_DIR"] = os.environ["UV_CACHE_DIR"]
+    env["PATH"] = f"{Path(uv_binary()).parent}{os.pathsep}{env.get('PATH', '')}"
+    for variable in ("FASTAPI_TEMPLATE_REPORT", "FASTAPI_TEMPLATE_MODE", "FASTAPI_TEMPLATE_STRICT"):
+        env.pop(variable, None)
+    return env
+
+
+# ---------------------------------------------------------------- bake figures
+
+
+def bake_figures(settings: Settings, results: Results) -> Path:
+    """Time the bakes; return the last time-to-green bake's project (locked and synced)."""
+    work = settings.workdir / "bakes"
+    renders = []
+    for n in range(settings.render_runs):
+        bake = bakes.render_only(
+            TEMPLATE_DIR, work / f"render-{n}", tool_env(settings, None), CONTEXT
+        )
+        renders.append(bake.seconds)
+    render = median(renders)
+    out(f"  render-only (no environment work)      {render:6.2f} s   ({spread(renders)})")
+    results.target(render < TARGET_RENDER, f"render-only {render:.2f} s < {TARGET_RENDER:g} s")
+
+    cold: list[bakes.Bake] = []
+    for n in range(settings.cold_runs):
+        cache = settings.workdir / f"uv-cache-cold-{n}"
+        env = tool_env(settings, cache)
+        cold.append(bakes.time_to_green(TEMPLATE_DIR, work / f"green-cold-{n}", env, CONTEXT))
+    if cold:
+        green_line("time-to-green, cold uv cache", cold, "a new, empty cache each run", results)
+    else:
+        out("  time-to-green, cold uv cache           skipped (--quick: no cold-cache runs)")
+
+    if cold:
+        warm_cache: Path | None = settings.workdir / "uv-cache-cold-0"  # the first cold run's
+        note = "the cache the first cold run filled"
+    else:
+        warm_cache = None
+        note = "--quick: the caller's uv cache, as found"
+    warm: list[bakes.Bake] = []
+    for n in range(settings.green_runs):
+        env = tool_env(settings, warm_cache)
+        warm.append(bakes.time_to_green(TEMPLATE_DIR, work / f"green-warm-{n}", env, CONTEXT))
+    seconds = green_line("time-to-green, warm uv cache", warm, note, results)
+    results.target(
+        seconds < TARGET_GREEN, f"warm time-to-green {seconds:.1f} s < {TARGET_GREEN:g} s"
+    )
+    return warm[-1].project
+
+
+def green_line(label: str, runs: list[bakes.Bake], note: str, results: Results) -> float:
+    """Print one time-to-green figure and the steps of its median run; a run that did not end
+    green makes the figure group fail (its time is still printed)."""
+    seconds = median([bake.seconds for bake in runs])
+    out(f"  {label:<38} {seconds:6.2f} s   ({spread([b.seconds for b in runs])}; {note})")
+    middle = sorted(runs, key=lambda bake: bake.seconds)[len(runs) // 2]
+    out("    its steps: " + ", ".join(f"{name} {sec:.1f} s" for name, sec in middle.steps.items()))
+    for bake in runs:
+        for step, why in bake.failed.items():
+            out(f"    NOT GREEN: {step}: {why}")
+            results.failures.append(f"{label}: {step} did not pass")
+    return seconds
+
+
+def render_and_sync(settings: Settings) -> Path:
+    """--skip-bakes: a project without timing anything (for working on the service)."""
+    env = tool_env(settings, None)
+    bake = bakes.render_only(TEMPLATE_DIR, settings.workdir / "bakes" / "project", env, CONTEXT)
+    bakes.lock_and_sync(bake.project, uv_binary(), env)
+    return bake.project
+
+
+# ---------------------------------------------------------------- HTTP figures
+
+
+@dataclass
+class Samples:
+    """Per app and path: one Load per round; per app: one cold start per round."""
+
+    loads: dict[tuple[str, str], list[loadgen.Load]] = field(default_factory=dict)
+    cold: dict[str, list[float]] = field(default_factory=dict)
+    answers: dict[str, object] = field(default_factory=dict)
+
+    def rps(self, app: str, path: str) -> float:
+        return median([load.requests_per_second for load in self.loads[(app, path)]])
+
+    def ratios(self, app: str, reference: str, path: str) -> list[float]:
+        pairs = zip(self.loads[(app, path)], self.loads[(reference, path)], strict=True)
+        return [a.requests_per_second / b.requests_per_second for a, b in pairs]
+
+    def ratio(self, app: str, reference: str, path: str) -> float:
+        """Median of the per-round ratios: rounds are interleaved, so each pair shares its load."""
+        return median(self.ratios(app, reference, path))
+
+    def rounds(self, app: str, reference: str, path: str) -> str:
+        values = self.ratios(app, reference, path)
+        return "" if len(values) < 2 else " (rounds " + ", ".join(f"{v:.2f}" for v in values) + ")"
+
+    def tail(self, app: str, path: str) -> float:
+        return median([load.tail for load in self.loads[(app, path)]])
+
+
+def server_env(database_url: str) -> dict[str, str]:
+    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")
+    env = {key: os.environ[key] for key in keep if key in os.environ}
+    env["DATABASE_URL"] = database_url
+    return env
+
+
+def exercise(app: App, server: servers.Server, settings: Settings, samples: Samples) -> None:
+    """Check each path answers 200 (and keep the item's JSON), warm up, then measure."""
+    for path in app.paths:
+        probe = "/items/1" if path == ITEMS else path
+        status, body = servers.get(server.port, probe)
+        if status != 200:
+            raise RuntimeError(f"{app.name} answered {status} on {probe}: {body[:200]!r}")
+        if path == ITEMS:
+            samples.answers[app.name] = json.loads(body)
+        url = server.url("/" if path == ITEMS else path)  # items.lua writes the item paths
+        script = ITEMS_SCRIPT if path == ITEMS else None
+        wrk_env = {**os.environ, "BENCH_ROWS": str(ROWS)}
+        loadgen.run(url, settings.warmup, script=script, env=wrk_env)
+        load = loadgen.run(url, settings.seconds, server_pid=server.pid, script=script, env=wrk_env)
+        samples.loads.setdefault((app.name, path), []).append(load)
+
+
+def measure_http(settings: Settings, project: Path) -> Samples:
+    python = str(project / ".venv" / "bin" / "python")
+    samples = Samples()
+    logs = settings.workdir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    with database.throwaway_database(admin_database_url()) as (url, dsn):
+        database.migrate(project, python, url, tool_env(settings, None))
+        database.seed(dsn, ROWS)
+        env = server_env(url)
+        for round_ in range(settings.rounds):
+            for app in APPS if round_ % 2 == 0 else reversed(APPS):
+                cwd = project if app.baked else APPS_DIR
+                app_env = {**env, **settings.service_env} if app.baked else env
+                with servers.serve(
+                    app.name.split(" (")[0].replace(" ", "-").replace("+", "and"),
+                    python,
+                    app.target,
+                    cwd=cwd,
+                    env=app_env,
+                    log_dir=logs,
+                ) as server:
+                    samples.cold.setdefault(app.name, []).append(server.cold_start)
+                    exercise(app, server, settings, samples)
+    return samples
+
+
+def load_row(label: str, samples: Samples, app: str, path: str, ratio: str) -> str:
+    loads = samples.loads[(app, path)]
+    p50 = median([load.p50 for load in loads]) * 1000
+    p99 = median([load.p99 for load in loads]) * 1000
+    cpus = [load.cpu_per_request for load in loads if load.cpu_per_request is not None]
+    cpu = f"{median(cpus) * 1e6:5.0f} us" if cpus else "    n/a"
+    bad = sum(load.bad for load in loads)
+    errors = f"  {bad} non-2xx/errors!" if bad else ""
+    return (
+        f"  {label:<48} {samples.rps(app, path):9,.0f} {p50:7.2f} {p99:8.2f} "
+        f"{samples.tail(app, path):6.1f}x {cpu}   {ratio}{errors}"
+    )
+
+
+def print_http(settings: Settings, samples: Samples, results: Results) -> None:
+    header = (
+        f"  {'':<48} {'req/s':>9} {'p50 ms':>7} {'p99 ms':>8} {'p99/50':>7} {'CPU/req':>8}   ratio"
+    )
+    out(
+        f"/healthz (wrk -t{loadgen.THREADS} -c{loadgen.CONNECTIONS}, "
+        f"{settings.seconds} s x {settings.rounds} rounds, medians)"
+    )
+    out(header)
+    for app in HEALTHZ_ROWS:
+        ratio = f"{samples.ratio(app, RAW_ASGI, HEALTHZ):.2f}x raw ASGI"
+        if app == BAKED:
+            ratio += f", {samples.ratio(app, FASTAPI_MIN, HEALTHZ):.2f}x minimal FastAPI"
+            ratio += samples.rounds(app, FASTAPI_MIN, HEALTHZ)
+        out(load_row(f"/healthz   {app}", samples, app, HEALTHZ, ratio))
+    healthz = samples.ratio(BAKED, FASTAPI_MIN, HEALTHZ)
+    results.target(
+        healthz >= TARGET_HEALTHZ,
+        f"baked /healthz {healthz:.2f}x minimal FastAPI >= {TARGET_HEALTHZ:g}x",
+    )
+
+    out()
+    out(f"get-by-id {ITEMS} (same load, ids 1..{ROWS} in turn)")
+    out(header)
+    for app in ITEMS_ROWS:
+        ratio = f"{samples.ratio(app, STARLETTE, ITEMS):.2f}x the limit"
+        if app in (TEXTBOOK, BAKED):
+            ratio += f", {samples.ratio(app, FASTAPI_PG, ITEMS):.2f}x FastAPI + asyncpg"
+            if app == BAKED:
+                ratio += samples.rounds(app, FASTAPI_PG, ITEMS)
+        out(load_row(f"get-by-id  {ITEMS_LABEL.get(app, app)}", samples, app, ITEMS, ratio))
+    baked_answer = samples.answers.get(BAKED)
+    differ = [a for a, body in samples.answers.items() if body != baked_answer]
+    if differ:
+        out(f"  note: these answer /items/1 differently from the baked service: {differ}")
+    items = samples.ratio(BAKED, FASTAPI_PG, ITEMS)
+    results.target(
+        items >= TARGET_ITEMS,
+        f"baked get-by-id {items:.2f}x FastAPI + raw asyncpg >= {TARGET_ITEMS:g}x",
+    )
+    for path, name in ((HEALTHZ, "/healthz"), (ITEMS, "get-by-id")):
+        tail = samples.tail(BAKED, path)
+        results.target(tail <= TARGET_TAIL, f"baked {name} p99 {tail:.1f}x p50 <= {TARGET_TAIL:g}x")
+
+    out()
+    out(f"Cold start: process spawned to the first 200 on /healthz (median of {settings.rounds})")
+    for app in APPS:
+        starts = samples.cold[app.name]
+        out(f"  cold start {app.name:<44} {median(starts):6.2f} s   ({spread(starts)})")
+    cold = median(samples.cold[BAKED])
+    results.target(cold < TARGET_COLD_START, f"baked cold start {cold:.2f} s < 1.0 s")
+
+
+# ---------------------------------------------------------------- container figures
+
+
+def container_figures(settings: Settings, project: Path | None) -> None:
+    size_label = "  image size                             "
+    rebuild_label = "  rebuild after a source-only change     "
+    if not container.engine_answers(settings.engine):
+        reason = f"skipped: no {settings.engine.capitalize()} engine answers"
+    elif settings.quick:
+        reason = "skipped (--quick: no image builds)"
+    elif project is None:
+        reason = "skipped: no baked project"
+    else:
+        image = container.measure(settings.engine, project)
+        out(f"{size_label}{image.size_bytes / 1e6:6.0f} MB")
+        out(
+            f"{rebuild_label}{image.rebuild:6.1f} s   "
+            f"(first build {image.first_build:.1f} s, build cache as found)"
+        )
+        return
+    out(f"{size_label}{reason}")
+    out(f"{rebuild_label}{reason}")
+
+
+# ---------------------------------------------------------------- main
+
+
+def parse_args(argv: list[str] | None) -> tuple[Settings, argparse.Namespace]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="one of everything, short load")
+    parser.add_argument("--rounds", type=int, help="interleaved load rounds (3; --quick 1)")
+    parser.add_argument("--seconds", type=int, help="wrk seconds per target (5; --quick 1)")
+    parser.add_argument("--runs", type=int, help="bakes per bake figure (3; --quick 1)")
+    parser.add_argument("--python-version", default="3.12", help="the baked project's Python")
+    parser.add_argument("--engine", default="docker", help="container engine CLI (docker)")
+    parser.add_argument("--workdir", type=Path, help="keep the work here (default: a temp dir)")
+    parser.add_argument(
+        "--skip-bakes", action="store_true", help="no bake figures: render, lock and sync only"
+    )
+    parser.add_argument(
+        "--service-env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a setting for the baked service only, e.g. DB_POOL_SIZE=20 (default: as shipped)",
+    )
+    args = parser.parse_args(argv)
+    runs = args.runs or (1 if args.quick else 3)
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="fastapi-bench-"))
+    settings = Settings(
+        quick=args.quick,
+        rounds=args.rounds or (1 if args.quick else 3),
+        seconds=args.seconds or (1 if args.quick else 5),
+        warmup=1,
+        render_runs=1 if args.quick else max(5, runs),
+        green_runs=runs,
+        cold_runs=0 if args.quick else runs,
+        python_version=args.python_version,
+        engine=args.engine,
+        workdir=workdir.resolve(),
+        service_env=dict(item.split("=", 1) for item in args.service_env),
+    )
+    return settings, args
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings, args = parse_args(argv)
+    settings.workdir.mkdir(parents=True, exist_ok=True)
+    loadgen.wrk_binary()  # fail early, with the install command
+    results = Results()
+    started = time.monotonic()
+    mode = "quick" if settings.quick else "full"
+    out(f"fastapi-service-template benchmark ({mode}), {time.strftime('%Y-%m-%d %H:%M')}")
+    out(f"machine: {machine()}; load average {load_average()} at start")
+    out(f"work: {settings.workdir}")
+    try:
+        run_all(settings, args, results)
+    finally:
+        if args.workdir is None:
+            shutil.rmtree(settings.workdir, ignore_errors=True)
+    out()
+    out("Targets")
+    for ok, text in results.targets:
+        out(f"  [{verdict(ok):>6}] {text}")
+    out()
+    out(
+        f"done in {time.monotonic() - started:.0f} s; load average {load_average()} at the end; "
+        f"{len(results.failures)} figure group(s) failed"
+    )
+    return 1 if results.failures else 0
+
+
+def run_all(settings: Settings, args: argparse.Namespace, results: Results) -> None:
+    project: Path | None = None
+    with section("Bake (cookiecutter command, wall clock, medians)", results):
+        if args.skip_bakes:
+            out("  render-only (no environment work)      skipped (--skip-bakes)")
+            out("  time-to-green, cold uv cache           skipped (--skip-bakes)")
+            out("  time-to-green, warm uv cache           skipped (--skip-bakes)")
+            project = render_and_sync(settings)
+        else:
+            project = bake_figures(settings, results)
+    if project is None:
+        return
+    python = str(project / ".venv" / "bin" / "python")
+    out()
+    out(f"stack (the baked lock): {versions(python)}; wrk {loadgen.wrk_version()}")
+    out(f"server: {servers.uvicorn_command_text()} (one worker), loopback")
+    shipped = ", ".join(f"{k}={v}" for k, v in settings.service_env.items()) or "as shipped"
+    out(f"baked service settings: {shipped}")
+    samples: Samples | None = None
+    with section("Service under load (rounds interleaved, apps in turn)", results):
+        samples = measure_http(settings, project)
+        out("  done")
+    if samples is not None:
+        with section("Results", results):
+            print_http(settings, samples, results)
+    with section(f"Container tier ({settings.engine})", results):
+        container_figures(settings, project)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""Fuzz tier: schemathesis generates requests from the baked service's own OpenAPI schema and
+sends them to the production server command on a migrated database: no request may get a 5xx."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+from tests.bake import COMBINATIONS, Baked, combination_params
+from tests.database import throwaway_database
+
+pytestmark = pytest.mark.fuzz
+
+# The API does not depend on the Docker or Python choice: one bake with and one without the example.
+FUZZED = [c for c in COMBINATIONS if c["python_version"] == "3.12" and c["no_docker"] == "no"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def module_of(baked: Baked) -> str:
+    return next(p.name for p in (baked.path / "src").iterdir() if p.is_dir())
+
+
+@pytest.fixture
+def served(baked: Baked, tmp_path) -> Iterator[str]:
+    """The serve command on a free port, against a migrated throwaway database."""
+    with throwaway_database() as url:
+        env = {**baked.env, "DATABASE_URL": url}
+        migrated = Baked(baked.path, baked.context, env).uv(
+            "run", "--locked", "alembic", "upgrade", "head"
+        )
+        assert migrated.returncode == 0, migrated.stderr
+        port = free_port()
+        log = tmp_path / "server.log"
+        python = baked.path / ".venv" / "bin" / "python"
+        with log.open("wb") as sink:
+            server = subprocess.Popen(
+                [str(python), "-m", f"{module_of(baked)}.serve"],
+                cwd=baked.path,
+                env={**env, "PORT": str(port), "LOG_FORMAT": "console"},
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+            )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                try:
+                    with urllib.request.urlopen(f"{base}/readyz", timeout=2) as answer:  # noqa: S310
+                        if answer.status == 200:
+                            break
+                except OSError:
+                    time.sleep(0.2)
+            else:
+                pytest.fail(f"the server was not ready within 30 s:\n{log.read_text()}")
+            yield base
+        finally:
+            server.send_signal(signal.SIGTERM)
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait(timeout=10)
+
+
+@pytest.mark.parametrize("baked", combination_params(FUZZED), indirect=True)
+def test_no_generated_request_gets_a_server_error(served: str, tmp_path) -> None:
+    schemathesis = shutil.which("schemathesis")
+    assert schemathesis, "schemathesis is a dev dependency of the template"
+    result = subprocess.run(
+        [
+            schemathesis,
+            "run",
+            f"{served}/openapi.json",
+            "--checks",
+            "not_a_server_error",
+            "--max-examples",
+            "25",
+            "--max-time",
+            "40",
+            "--workers",
+            "1",
+            "--seed",
+            "20261125",
+        ],
+        cwd=tmp_path,
+        env={**os.environ, "NO_COLOR": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+    assert "generated" in result.stdout
