@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+import socket
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,3 +111,10 @@ def fake_tool(bin_dir: Path, name: str, log: Path) -> None:
     script = bin_dir / name
     script.write_text(f'#!/bin/sh\necho "{name} $*" >> "{log}"\nexit 1\n')
     script.chmod(0o755)
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

@@ -28,7 +28,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -711,12 +710,6 @@ def ensure_standins(engine: Engine, references: list[str]) -> list[str]:
 
 
 # ---------------------------------------------------------------- clean-up helpers
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def remove_compose_project(engine: Engine, project: str) -> dict[str, list[str]]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import urllib.request
@@ -14,19 +13,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.bake import COMBINATIONS, Baked, combination_params
+from tests.bake import COMBINATIONS, Baked, combination_params, free_port
 from tests.database import throwaway_database
 
 pytestmark = pytest.mark.fuzz
 
 # The API does not depend on the Docker or Python choice: one bake with and one without the example.
 FUZZED = [c for c in COMBINATIONS if c["python_version"] == "3.12" and c["no_docker"] == "no"]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def module_of(baked: Baked) -> str:

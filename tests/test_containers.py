@@ -38,6 +38,7 @@ from tests.bake import (
     TEMPLATE_DIR,
     admin_database_url,
     combination_id,
+    free_port,
     python_for,
     uv_binary,
 )
@@ -47,7 +48,6 @@ from tests.container_engine import (
     base_images,
     ensure_standins,
     exclusive_use,
-    free_port,
     log,
     missing_prerequisite,
     provisioned_engine,

@@ -9,7 +9,6 @@ import asyncio
 import os
 import shutil
 import signal
-import socket
 import stat
 import subprocess
 import tempfile
@@ -26,7 +25,14 @@ import asyncpg
 import pytest
 import yaml
 
-from tests.bake import COMBINATIONS, Baked, admin_database_url, combination_id, python_for
+from tests.bake import (
+    COMBINATIONS,
+    Baked,
+    admin_database_url,
+    combination_id,
+    free_port,
+    python_for,
+)
 from tests.validators import (
     copied_from_context,
     dev_requirements,
@@ -208,12 +214,6 @@ def database() -> Iterator[str]:
         yield urlunsplit(("postgresql+asyncpg", parts.netloc, f"/{name}", "", ""))
     finally:
         asyncio.run(execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def get(url: str, timeout: float = 5) -> int:
