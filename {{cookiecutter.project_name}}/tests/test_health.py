@@ -58,6 +58,16 @@ async def test_liveness_answers_ok(client: AsyncClient) -> None:
     response = await client.get("/healthz")
     assert response.status_code == status.HTTP_200_OK
     assert response.json() == {"status": "ok"}
+    assert response.headers["content-type"] == "application/json"
+
+
+async def test_probes_are_documented_in_the_openapi_schema(client: AsyncClient) -> None:
+    paths = (await client.get("/openapi.json")).json()["paths"]
+    liveness = paths["/healthz"]["get"]["responses"]["200"]["content"]["application/json"]
+    assert liveness["schema"] == {"$ref": "#/components/schemas/Liveness"}
+    readiness = paths["/readyz"]["get"]["responses"]
+    assert set(readiness) >= {"200", "503"}
+    assert paths["/healthz"]["get"]["tags"] == ["health"]
 
 
 async def test_readiness_answers_ok_at_the_expected_revision(client: AsyncClient) -> None:

@@ -7,7 +7,12 @@ import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient
 
-from {{ cookiecutter.module_name }}.core.logging import JsonFormatter, RequestIdFilter, request_id
+from {{ cookiecutter.module_name }}.core.logging import (
+    JsonFormatter,
+    RequestIdFilter,
+    configure_logging,
+    request_id,
+)
 
 
 async def test_a_well_formed_incoming_request_id_is_echoed(client: AsyncClient) -> None:
@@ -58,3 +63,19 @@ def test_json_lines_carry_the_request_id_and_extras() -> None:
     assert line["request_id"] == "rid-1"
     assert line["order_id"] == 42
     assert line["level"] == "INFO"
+
+
+@pytest.mark.parametrize("uvicorn_access_log", [True, False])
+def test_the_access_log_stays_as_uvicorn_was_told(uvicorn_access_log: bool) -> None:
+    """uvicorn sets up its loggers before importing the app; `--no-access-log` must hold."""
+    access = logging.getLogger("uvicorn.access")
+    saved = access.handlers[:], access.propagate
+    try:
+        # What uvicorn leaves: its own handler, or (access log off) none; never propagation.
+        access.handlers = [logging.NullHandler()] if uvicorn_access_log else []
+        access.propagate = False
+        configure_logging("INFO", "console")
+        assert access.propagate is uvicorn_access_log
+        assert access.handlers == []
+    finally:
+        access.handlers, access.propagate = saved

@@ -8,7 +8,10 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from {{ cookiecutter.module_name }}.api.errors import ERROR_RESPONSES, install_error_handlers
 from {{ cookiecutter.module_name }}.api.request_id import RequestIdMiddleware
-from {{ cookiecutter.module_name }}.api.routes import health{% if cookiecutter.include_example == "yes" %}, items{% endif %}
+{%- if cookiecutter.include_example == "yes" %}
+from {{ cookiecutter.module_name }}.api.routes import items
+{%- endif %}
+from {{ cookiecutter.module_name }}.api.routes.health import add_probe_routes
 from {{ cookiecutter.module_name }}.core.config import Settings, get_settings
 from {{ cookiecutter.module_name }}.core.logging import configure_logging
 from {{ cookiecutter.module_name }}.db.migrations import expected_revision
@@ -44,7 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["X-Request-ID"],
         )
     app.add_middleware(RequestIdMiddleware)  # outermost: every log line of a request has its id
-    app.include_router(health.router)
+    add_probe_routes(app)
 {%- if cookiecutter.include_example == "yes" %}
     app.include_router(items.router)
 {%- endif %}

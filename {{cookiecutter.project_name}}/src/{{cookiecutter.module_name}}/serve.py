@@ -22,6 +22,7 @@ def run(app: str = APP) -> None:
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
         server_header=False,
+        access_log=settings.access_log,
         log_config=None,  # create_app configures logging for the app and uvicorn alike
     )
 

@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     workers: int = Field(default=1, ge=1)
     shutdown_grace_seconds: int = Field(default=20, ge=0)
     forwarded_allow_ips: str = "127.0.0.1"
+    access_log: bool = True
 
     # Comma-separated origins allowed to call the API from a browser; empty = no CORS headers.
     cors_origins: Annotated[list[str], NoDecode] = []

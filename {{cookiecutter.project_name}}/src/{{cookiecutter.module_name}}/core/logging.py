@@ -44,6 +44,10 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(level: str, log_format: Literal["json", "console"]) -> None:
+    # uvicorn configures its loggers before it imports the app; `--no-access-log` (or
+    # ACCESS_LOG=false through serve.py) leaves the access logger without handlers or propagation.
+    access = logging.getLogger("uvicorn.access")
+    access_log_off = not access.handlers and not access.propagate
     formatter: dict[str, Any] = (
         {"()": JsonFormatter} if log_format == "json" else {"format": CONSOLE_FORMAT}
     )
@@ -66,7 +70,7 @@ def configure_logging(level: str, log_format: Literal["json", "console"]) -> Non
             "loggers": {
                 "uvicorn": inherit,
                 "uvicorn.error": inherit,
-                "uvicorn.access": inherit,
+                "uvicorn.access": {**inherit, "propagate": not access_log_off},
                 "sqlalchemy.engine": {**inherit, "level": "WARNING"},
             },
         }

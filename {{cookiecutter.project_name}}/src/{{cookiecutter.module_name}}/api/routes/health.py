@@ -3,17 +3,19 @@
 import asyncio
 from typing import Literal
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import FastAPI, Request, Response, status
 from pydantic import BaseModel
 
 from {{ cookiecutter.module_name }}.db.migrations import database_revision
 from {{ cookiecutter.module_name }}.db.session import EngineDep
 
-router = APIRouter(tags=["health"])
-
 
 class Liveness(BaseModel):
     status: Literal["ok"] = "ok"
+
+
+# The liveness answer never changes: encode it once instead of validating a model per probe.
+LIVENESS_BODY = Liveness().model_dump_json().encode()
 
 
 class Readiness(BaseModel):
@@ -23,15 +25,10 @@ class Readiness(BaseModel):
     code_revision: str | None = None
 
 
-@router.get("/healthz")
-async def liveness() -> Liveness:
-    return Liveness()
+async def liveness() -> Response:
+    return Response(LIVENESS_BODY, media_type="application/json")
 
 
-@router.get(
-    "/readyz",
-    responses={status.HTTP_503_SERVICE_UNAVAILABLE: {"model": Readiness}},
-)
 async def readiness(request: Request, engine: EngineDep, response: Response) -> Readiness:
     wait_seconds: float = request.app.state.settings.readiness_timeout_seconds
     expected: str | None = request.app.state.expected_revision
@@ -54,4 +51,24 @@ async def readiness(request: Request, engine: EngineDep, response: Response) -> 
     response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     return Readiness(
         status="unavailable", reason=reason, database_revision=current, code_revision=expected
+    )
+
+
+def add_probe_routes(app: FastAPI) -> None:
+    """On the app's own router, not through `include_router`: FastAPI matches an included router
+    in a second layer on every request, and probes are the requests a service answers most
+    (docs/decisions/0016-probe-routes-and-request-cost.md)."""
+    app.add_api_route(
+        "/healthz",
+        liveness,
+        methods=["GET"],
+        tags=["health"],
+        responses={status.HTTP_200_OK: {"model": Liveness, "description": "The process is up"}},
+    )
+    app.add_api_route(
+        "/readyz",
+        readiness,
+        methods=["GET"],
+        tags=["health"],
+        responses={status.HTTP_503_SERVICE_UNAVAILABLE: {"model": Readiness}},
     )
