@@ -86,7 +86,7 @@ def time_to_green(template: Path, out: Path, env: dict[str, str], context: dict[
 
 def lock_and_sync(project: Path, uv: str, env: dict[str, str]) -> None:
     """What a render-only bake leaves out and the service needs: its locked environment."""
-    for args in (("lock",), ("sync", "--locked")):
+    for args in (("lock",), ("sync", "--locked", "--compile-bytecode")):  # as the image does
         result = subprocess.run(
             [uv, *args], cwd=project, env=env, capture_output=True, text=True, check=False
         )

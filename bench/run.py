@@ -71,6 +71,16 @@ TARGET_RENDER = 1.0
 TARGET_GREEN = 15.0
 
 
+# Not passed on to bakes and servers. PYTHONDONTWRITEBYTECODE: a shell that sets it (this
+# machine's does) makes every Python process compile its imports from source again, which a
+# developer's default Python does not do and the image does not either (it compiles at build).
+UNSHARED_SETTINGS = (
+    "PYTHONDONTWRITEBYTECODE",
+    "FASTAPI_TEMPLATE_REPORT",
+    "FASTAPI_TEMPLATE_MODE",
+)
+
+
 @dataclass(frozen=True)
 class App:
     name: str
@@ -201,7 +211,7 @@ def tool_env(settings: Settings, uv_cache: Path | None) -> dict[str, str]:
         if "UV_CACHE_DIR" in os.environ:
             env["UV_CACHE_DIR"] = os.environ["UV_CACHE_DIR"]
     env["PATH"] = f"{Path(uv_binary()).parent}{os.pathsep}{env.get('PATH', '')}"
-    for variable in ("FASTAPI_TEMPLATE_REPORT", "FASTAPI_TEMPLATE_MODE", "FASTAPI_TEMPLATE_STRICT"):
+    for variable in (*UNSHARED_SETTINGS, "FASTAPI_TEMPLATE_STRICT"):
         env.pop(variable, None)
     return env
 
@@ -302,7 +312,7 @@ class Samples:
 
 
 def server_env(database_url: str) -> dict[str, str]:
-    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")
+    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")  # no PYTHONDONTWRITEBYTECODE: see above
     env = {key: os.environ[key] for key in keep if key in os.environ}
     env["DATABASE_URL"] = database_url
     return env
@@ -493,6 +503,8 @@ def main(argv: list[str] | None = None) -> int:
     out(f"fastapi-service-template benchmark ({mode}), {time.strftime('%Y-%m-%d %H:%M')}")
     out(f"machine: {machine()}; load average {load_average()} at start")
     out(f"work: {settings.workdir}")
+    if os.environ.get("PYTHONDONTWRITEBYTECODE"):
+        out("note: PYTHONDONTWRITEBYTECODE is set here; bakes and servers run without it")
     try:
         run_all(settings, args, results)
     finally:

@@ -63,6 +63,9 @@ def bake(
     return out / "my-service", json.loads(report.read_text()), output
 
 
+PARALLEL_STEPS = {"mypy --strict", "pytest", "alembic upgrade head"}
+
+
 def statuses(report: dict) -> dict[str, str]:
     return {step["name"]: step["status"] for step in report["steps"]}
 
@@ -90,6 +93,10 @@ def test_local_no_docker_runs_every_check_for_real(tmp_path: Path) -> None:
         "alembic upgrade head",
     }
     assert statuses(report) == dict.fromkeys(expected, "passed")
+    # The independent checks ran at the same time: each started before the others ended.
+    together = [s for s in report["steps"] if s["name"] in PARALLEL_STEPS]
+    assert len(together) == len(PARALLEL_STEPS)
+    assert max(s["started"] for s in together) < min(s["started"] + s["seconds"] for s in together)
     assert (project / "uv.lock").is_file()
     assert (project / ".venv").is_dir()
     assert "7 passed, 0 failed, 0 skipped" in output

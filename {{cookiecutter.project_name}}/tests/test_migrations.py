@@ -19,7 +19,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.schema import CreateTable
 
 from {{ cookiecutter.module_name }}.db.base import NAMING_CONVENTION
-from {{ cookiecutter.module_name }}.db.migrations import MIGRATION_LOCK_ID
+from {{ cookiecutter.module_name }}.db.migrations import MIGRATION_LOCK_ID, expected_revision
 from tests.postgres import PROJECT_ROOT, alembic_config, asyncpg_dsn, throwaway_database
 
 SCRIPT = ScriptDirectory.from_config(alembic_config("postgresql+asyncpg://unused/unused"))
@@ -82,6 +82,31 @@ def test_migrations_pass_the_ddl_linter(tmp_path: Path) -> None:
 
 def test_there_is_a_single_head() -> None:
     assert len(SCRIPT.get_heads()) == 1
+
+
+def test_the_app_expects_the_head_alembic_finds() -> None:
+    assert expected_revision(PROJECT_ROOT / "alembic.ini") == SCRIPT.get_current_head()
+
+
+def write_revision(versions: Path, revision: str, down: str | tuple[str, ...] | None) -> None:
+    annotation = "str | tuple[str, ...] | None"
+    text = f'revision: str = "{revision}"\ndown_revision: {annotation} = {down!r}\n'
+    (versions / f"{revision}.py").write_text(text)
+
+
+def test_the_expected_head_follows_branches_and_merges(tmp_path: Path) -> None:
+    config = tmp_path / "alembic.ini"
+    assert expected_revision(config) is None  # no config: unknown, /readyz says so
+    config.write_text("[alembic]\nscript_location = %(here)s/alembic\n")
+    versions = tmp_path / "alembic" / "versions"
+    versions.mkdir(parents=True)
+    write_revision(versions, "a", None)
+    write_revision(versions, "b", "a")
+    assert expected_revision(config) == "b"
+    write_revision(versions, "c", "a")
+    assert expected_revision(config) is None  # two heads: no single revision to expect
+    write_revision(versions, "d", ("b", "c"))
+    assert expected_revision(config) == "d"
 
 
 @pytest.fixture
