@@ -7,7 +7,7 @@ compose project of the test's own shows what the report cannot: migrations exit 
 checks turn healthy, the API answers through the compose network as a non-root user, the image
 holds no dev tool and no secret, and a source-only change rebuilds from the dependency layer.
 One test per variant, each check a subtest: the variant's bake and stack stay on one xdist worker
-whatever the scheduler does (xdist_group is inert under pytest 9.2 + xdist 3.8).
+whatever the scheduler does.
 
 Where no engine answers, tests/container_engine.py provisions podman on a private socket, with
 stand-ins for the base images (registries are unreachable). That proves the Dockerfile and the
