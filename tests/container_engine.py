@@ -63,7 +63,7 @@ BASE_PACKAGES = (
 # caches and whatever pyenv's pip installed (the official images' site-packages holds pip only).
 PYTHON_SKIP = {"test", "idlelib", "tkinter", "turtledemo", "__pycache__", "site-packages"}
 PYTHON_IMPORTS = "ssl, sqlite3, ctypes, lzma, bz2, zlib, uuid, readline, decimal, hashlib, json"
-APT_PACKAGES = "podman runc debootstrap netavark aardvark-dns"
+APT_PACKAGES = "podman runc debootstrap netavark aardvark-dns iptables"
 
 
 def log(message: str) -> None:

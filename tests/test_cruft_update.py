@@ -143,7 +143,7 @@ def edit_as_the_team(project: Path, tools: dict[str, str]) -> None:
     insert_after_line(source / "core" / "config.py", "environment:", SETTING)
     insert_after_line(project / ".env.example", "ENVIRONMENT=", SETTING_DOC)
     append_to_line(source / "main.py", f"from {MODULE}.api.routes import ", ", reports")
-    insert_after_line(source / "main.py", "app.include_router(health.router)", INCLUDE_ROUTER)
+    insert_after_line(source / "main.py", "app.include_router(items.router)", INCLUDE_ROUTER)
     (source / "api" / "routes" / "reports.py").write_text(ROUTE_FILE, encoding="utf-8")
     (project / "tests" / "test_reports.py").write_text(TEST_FILE, encoding="utf-8")
     # Changes pyproject.toml (template-owned, merged) and uv.lock (the project's own).
