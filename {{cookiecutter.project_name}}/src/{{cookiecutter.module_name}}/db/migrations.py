@@ -46,7 +46,7 @@ def _assignments(script: Path) -> dict[str, object]:
                 if isinstance(target, ast.Name):
                     try:
                         values[target.id] = ast.literal_eval(node.value)
-                    except ValueError:
+                    except (ValueError, TypeError, SyntaxError):  # not a literal
                         continue
     return values
 

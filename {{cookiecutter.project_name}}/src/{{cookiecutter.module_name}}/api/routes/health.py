@@ -57,7 +57,7 @@ async def readiness(request: Request, engine: EngineDep, response: Response) -> 
 def add_probe_routes(app: FastAPI) -> None:
     """On the app's own router, not through `include_router`: FastAPI matches an included router
     in a second layer on every request, and probes are the requests a service answers most
-    (docs/decisions/0016-probe-routes-and-request-cost.md)."""
+    (docs/decisions/0016-request-cost-and-start-up.md)."""
     app.add_api_route(
         "/healthz",
         liveness,
