@@ -1,6 +1,10 @@
 """Settings: secrets stay secret, production refuses laptop settings, .env.example is complete."""
 
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -76,3 +80,32 @@ def test_env_example_documents_every_setting() -> None:
     fields = {name.upper() for name in Settings.model_fields}
     assert fields - documented == set(), "add these settings to .env.example"
     assert documented - fields - NOT_APP_SETTINGS == set(), "these are not settings any more"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        (
+            {"DATABASE_URL": "postgresql+asyncpg://app:app@127.0.0.1:5432/app"},
+            "settings: refusing to start with ENVIRONMENT=production: DATABASE_URL has an empty",
+        ),
+        ({"PORT": "not-a-port"}, "PORT: Input should be a valid integer"),
+    ],
+    ids=["default-password", "bad-port"],
+)
+def test_the_server_command_names_the_setting_to_fix_without_a_traceback(
+    tmp_path: Path, overrides: dict[str, str], expected: str
+) -> None:
+    environment = {**os.environ, "ENVIRONMENT": "production", "DATABASE_URL": SAFE_URL}
+    result = subprocess.run(
+        [sys.executable, "-m", "{{ cookiecutter.module_name }}.serve"],
+        cwd=tmp_path,  # no .env here
+        env=environment | overrides,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert expected in result.stderr

@@ -5,14 +5,28 @@ SHUTDOWN_GRACE_SECONDS, then runs the lifespan's shutdown (the engine is dispose
 """
 
 import uvicorn
+from pydantic import ValidationError
 
-from {{ cookiecutter.module_name }}.core.config import get_settings
+from {{ cookiecutter.module_name }}.core.config import Settings, get_settings
 
 APP = "{{ cookiecutter.module_name }}.main:app"
 
 
+def settings_or_exit() -> Settings:
+    """The settings, or exit 1 with what to fix: an operator needs the setting, not a traceback."""
+    try:
+        return get_settings()
+    except ValidationError as error:
+        problems = [
+            f"{'.'.join(str(part) for part in problem['loc']).upper() or 'settings'}: "
+            + problem["msg"].removeprefix("Value error, ")
+            for problem in error.errors()
+        ]
+        raise SystemExit("not starting, invalid settings:\n  " + "\n  ".join(problems)) from None
+
+
 def run(app: str = APP) -> None:
-    settings = get_settings()
+    settings = settings_or_exit()
     uvicorn.run(
         app,
         host=settings.host,
