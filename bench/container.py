@@ -30,10 +30,13 @@ class Image:
     rebuild: float
 
 
-def _run(engine: str, *args: str, cwd: Path | None = None) -> str:
+def _run(
+    engine: str, *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> str:
     result = subprocess.run(
         [engine, *args],
         cwd=cwd,
+        env=env,
         capture_output=True,
         text=True,
         timeout=BUILD_TIMEOUT,
@@ -44,26 +47,27 @@ def _run(engine: str, *args: str, cwd: Path | None = None) -> str:
     return result.stdout.strip()
 
 
-def measure(engine: str, project: Path) -> Image:
-    """Build, change one source file, build again; remove both images afterwards."""
+def measure(engine: str, project: Path, env: dict[str, str] | None = None) -> Image:
+    """Build, change one source file, build again; remove both images afterwards. `env`: the
+    engine CLI's environment (a provisioned engine's socket), else this process's."""
     tag = f"fastapi-bench-{uuid.uuid4().hex[:8]}:latest"
     images: list[str] = []
     try:
         started = time.monotonic()
-        _run(engine, "build", "-q", "-t", tag, ".", cwd=project)
+        _run(engine, "build", "-q", "-t", tag, ".", cwd=project, env=env)
         first = time.monotonic() - started
-        images.append(_run(engine, "image", "inspect", "-f", "{{.Id}}", tag))
-        size = int(_run(engine, "image", "inspect", "-f", "{{.Size}}", tag))
+        images.append(_run(engine, "image", "inspect", "-f", "{{.Id}}", tag, env=env))
+        size = int(_run(engine, "image", "inspect", "-f", "{{.Size}}", tag, env=env))
         source = next((project / "src").glob("*/__init__.py"))
         with source.open("a", encoding="utf-8") as handle:
             handle.write(f"# a source-only change ({uuid.uuid4().hex})\n")
         started = time.monotonic()
-        _run(engine, "build", "-q", "-t", tag, ".", cwd=project)
+        _run(engine, "build", "-q", "-t", tag, ".", cwd=project, env=env)
         rebuild = time.monotonic() - started
-        images.append(_run(engine, "image", "inspect", "-f", "{{.Id}}", tag))
+        images.append(_run(engine, "image", "inspect", "-f", "{{.Id}}", tag, env=env))
         return Image(size, first, rebuild)
     finally:
         for image in dict.fromkeys([tag, *images]):
             subprocess.run(
-                [engine, "rmi", "-f", image], capture_output=True, timeout=120, check=False
+                [engine, "rmi", "-f", image], env=env, capture_output=True, timeout=120, check=False
             )
