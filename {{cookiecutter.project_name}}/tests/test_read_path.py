@@ -96,10 +96,10 @@ async def test_reads_beyond_the_pool_size_wait_their_turn_in_arrival_order(
 
 async def test_a_read_gives_up_after_the_pool_timeout(engine_sessions: SessionsFactory) -> None:
     async with engine_sessions(
-        db_pool_size=1, db_max_overflow=0, db_pool_timeout_seconds=0.3
+        db_pool_size=1, db_max_overflow=0, db_pool_timeout_seconds=0.2
     ) as sessions:
-        slow = asyncio.create_task(read_one(sessions, text("SELECT pg_sleep(1.5)")))
-        await asyncio.sleep(0.2)  # the slow read holds the only connection
+        slow = asyncio.create_task(read_one(sessions, text("SELECT pg_sleep(0.8)")))
+        await asyncio.sleep(0.1)  # the slow read holds the only connection
         with pytest.raises(exc.TimeoutError, match="no database connection for a read within"):
             await read_one(sessions, text("SELECT 1"))
         await slow
