@@ -16,7 +16,8 @@ Figures:
   resource's get-by-id against Starlette + raw asyncpg (the limit), FastAPI + raw asyncpg (same
   framework) and FastAPI + AsyncSession.get (the textbook stack); requests/s, p50, p99, and the
   server process's CPU time per request; cold start to the first 200;
-- container: image size and rebuild time after a source-only change, where an engine answers.
+- container: image size and rebuild time after a source-only change, where an engine answers or
+  podman can be provisioned as the containers tier does (stand-in base images).
 """
 
 from __future__ import annotations
