@@ -138,7 +138,7 @@ def missing_prerequisite() -> str | None:
             "no Docker engine answers and provisioning podman needs root: "
             "sudo --preserve-env env PATH=$PATH uv run pytest -m containers"
         )
-    for command in ("podman", "runc", "debootstrap", "chroot", "tar"):
+    for command in ("podman", "runc", "debootstrap", "chroot", "tar", "iptables"):
         if shutil.which(command) is None:
             return (
                 f"no Docker engine answers and {command} is missing to provision one: "
