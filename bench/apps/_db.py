@@ -1,7 +1,11 @@
-"""What the reference apps share: the database they read, the query, and the JSON of a row."""
+"""What the reference apps share: the database they read, the query, the asyncpg pool, and the
+JSON of a row."""
 
 import os
+from contextlib import asynccontextmanager
 from datetime import datetime
+
+import asyncpg
 
 # The table the baked project's migration creates (include_example=yes), seeded by bench/run.py.
 QUERY = "SELECT id, name, description, created_at FROM items WHERE id = $1"
@@ -18,3 +22,13 @@ def timestamp(value: datetime) -> str:
     """The same text pydantic writes for an aware datetime (UTC as Z)."""
     text = value.isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+@asynccontextmanager
+async def pool_lifespan(app):
+    """The asyncpg pool of the raw-driver references, sized as the baked service's pool."""
+    app.state.pool = await asyncpg.create_pool(dsn(), min_size=POOL_SIZE, max_size=POOL_MAX)
+    try:
+        yield
+    finally:
+        await app.state.pool.close()

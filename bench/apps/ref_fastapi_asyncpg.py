@@ -3,32 +3,11 @@
 The same framework work as the baked route (typed path parameter, 404, a pydantic response
 model), with no ORM: what is left between this and the baked route is the database layer."""
 
-from contextlib import asynccontextmanager
-from datetime import datetime
-
-import asyncpg
-from _db import POOL_MAX, POOL_SIZE, QUERY, dsn
+from _db import QUERY, pool_lifespan
+from _item import ItemRead
 from fastapi import FastAPI, HTTPException, Request
-from pydantic import BaseModel
 
-
-class ItemRead(BaseModel):
-    id: int
-    name: str
-    description: str | None
-    created_at: datetime
-
-
-@asynccontextmanager
-async def lifespan(app: FastAPI):
-    app.state.pool = await asyncpg.create_pool(dsn(), min_size=POOL_SIZE, max_size=POOL_MAX)
-    try:
-        yield
-    finally:
-        await app.state.pool.close()
-
-
-app = FastAPI(lifespan=lifespan)
+app = FastAPI(lifespan=pool_lifespan)
 
 
 @app.get("/healthz")

@@ -1,9 +1,6 @@
 """Reference: bare Starlette. /healthz, and get-by-id on a raw asyncpg pool (the limit)."""
 
-from contextlib import asynccontextmanager
-
-import asyncpg
-from _db import POOL_MAX, POOL_SIZE, QUERY, dsn, timestamp
+from _db import QUERY, pool_lifespan, timestamp
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -33,16 +30,7 @@ async def get_item(request: Request) -> JSONResponse:
     )
 
 
-@asynccontextmanager
-async def lifespan(app: Starlette):
-    app.state.pool = await asyncpg.create_pool(dsn(), min_size=POOL_SIZE, max_size=POOL_MAX)
-    try:
-        yield
-    finally:
-        await app.state.pool.close()
-
-
 app = Starlette(
     routes=[Route("/healthz", healthz), Route("/items/{item_id}", get_item)],
-    lifespan=lifespan,
+    lifespan=pool_lifespan,
 )

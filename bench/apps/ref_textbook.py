@@ -10,8 +10,8 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Annotated
 
+from _item import ItemRead
 from fastapi import Depends, FastAPI, HTTPException, Request
-from pydantic import BaseModel, ConfigDict
 from sqlalchemy import BigInteger, DateTime, Text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -28,15 +28,6 @@ class Item(Base):
     name: Mapped[str] = mapped_column(Text)
     description: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-
-
-class ItemRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    name: str
-    description: str | None
-    created_at: datetime
 
 
 @asynccontextmanager
