@@ -1,44 +1,19 @@
-"""The benchmark's database: a throwaway one on the template tests' server, migrated by the baked
-project's own `alembic upgrade head`, seeded, and dropped afterwards (also on failure)."""
+"""The benchmark's database: a throwaway one on the template tests' server
+(tests.database.throwaway_database, dropped afterwards, also on failure), migrated by the baked
+project's own `alembic upgrade head`, and seeded."""
 
 from __future__ import annotations
 
 import asyncio
 import subprocess
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
 
-async def _execute(dsn: str, statement: str, *args: object) -> str:
-    connection = await asyncpg.connect(dsn, timeout=10)
-    try:
-        return await connection.execute(statement, *args)
-    finally:
-        await connection.close()
-
-
-def _with_database(admin_url: str, name: str, scheme: str) -> str:
-    parts = urlsplit(admin_url)
-    return urlunsplit(parts._replace(scheme=scheme, path=f"/{name}"))
-
-
-@contextmanager
-def throwaway_database(admin_url: str) -> Iterator[tuple[str, str]]:
-    """Yield (SQLAlchemy URL, asyncpg DSN) of a new empty database; drop it afterwards."""
-    name = f"bench_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_execute(admin_url, f'CREATE DATABASE "{name}"'))
-    try:
-        yield (
-            _with_database(admin_url, name, "postgresql+asyncpg"),
-            _with_database(admin_url, name, "postgresql"),
-        )
-    finally:
-        asyncio.run(_execute(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+def asyncpg_dsn(url: str) -> str:
+    """The SQLAlchemy URL of tests.database.throwaway_database in the form asyncpg accepts."""
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
 def migrate(project: Path, python: str, url: str, env: dict[str, str]) -> None:

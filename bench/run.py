@@ -48,7 +48,8 @@ import loadgen  # noqa: E402
 import servers  # noqa: E402
 
 from tests import container_engine  # noqa: E402
-from tests.bake import TEMPLATE_DIR, admin_database_url, project_env  # noqa: E402
+from tests.bake import TEMPLATE_DIR, project_env  # noqa: E402
+from tests.database import throwaway_database  # noqa: E402
 
 APPS_DIR = BENCH_DIR / "apps"
 ITEMS_SCRIPT = APPS_DIR / "items.lua"
@@ -342,9 +343,9 @@ def measure_http(settings: Settings, project: Path) -> Samples:
     samples = Samples()
     logs = settings.workdir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    with database.throwaway_database(admin_database_url()) as (url, dsn):
+    with throwaway_database() as url:
         database.migrate(project, python, url, tool_env(settings, None))
-        database.seed(dsn, ROWS)
+        database.seed(database.asyncpg_dsn(url), ROWS)
         env = server_env(url)
         for round_ in range(settings.rounds):
             for app in APPS if round_ % 2 == 0 else reversed(APPS):

@@ -8,12 +8,13 @@ import contextlib
 import http.client
 import os
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.bake import free_port  # bench/run.py puts the template repository on sys.path
 
 HOST = "127.0.0.1"
 START_TIMEOUT = 60.0
@@ -40,12 +41,6 @@ def uvicorn_command(python: str, app: str, port: int) -> list[str]:
 
 def uvicorn_command_text() -> str:
     return " ".join(uvicorn_command("python", "MODULE:app", 0)).replace(" 0 ", " PORT ")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        return int(probe.getsockname()[1])
 
 
 def get(port: int, path: str, timeout: float = 5.0) -> tuple[int, bytes]:
