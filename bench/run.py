@@ -442,19 +442,25 @@ def container_figures(settings: Settings, project: Path | None) -> None:
         reason = "skipped (--quick: no image builds)"
     elif project is None:
         reason = "skipped: no baked project"
-    elif container.engine_answers(settings.engine):
-        image, where = container.measure(settings.engine, project), "the engine as found"
-    elif settings.engine == "docker" and (missing := container_engine.missing_prerequisite()):
+    elif settings.engine != "docker":
+        if container.engine_answers(settings.engine):
+            image, where = container.measure(settings.engine, project), "the engine as found"
+        else:
+            reason = f"skipped: no {settings.engine} engine answers"
+    elif missing := container_engine.missing_prerequisite():
         reason = f"skipped: no Docker engine answers and none can be provisioned: {missing}"
-    elif settings.engine == "docker":
-        # As the containers tier does: podman on a private socket, stand-ins for the base images
-        # (no registry answers here), so the size is the stand-ins' and not the upstream images'.
-        with container_engine.exclusive_use(), container_engine.provisioned_engine() as engine:
-            container_engine.ensure_standins(engine, container_engine.base_images(project))
-            image = container.measure("docker", project, engine.env)
-        where = "podman on a private socket, stand-in base images"
     else:
-        reason = f"skipped: no {settings.engine} engine answers"
+        # The containers tier's engine: Docker if it answers, else podman on a private socket
+        # with stand-ins for the base images (no registry answers here), whose size it then is.
+        with container_engine.exclusive_use(), container_engine.provisioned_engine() as engine:
+            if engine.provisioned:
+                container_engine.ensure_standins(engine, container_engine.base_images(project))
+            image = container.measure("docker", project, engine.env)
+        where = (
+            "podman on a private socket, stand-in base images"
+            if engine.provisioned
+            else "the engine as found"
+        )
     if reason:
         out(f"{size_label}{reason}")
         out(f"{rebuild_label}{reason}")
