@@ -7,6 +7,9 @@ from pathlib import Path
 import pytest
 
 from tests.bake import COMBINATIONS, Baked, combination_params, project_env
+from tests.tiers import pytest_collect_file, pytest_collection_modifyitems
+
+__all__ = ["pytest_collect_file", "pytest_collection_modifyitems"]  # the tier table's hooks
 
 RENDER_ONLY = {"FASTAPI_TEMPLATE_MODE": "render-only"}
 

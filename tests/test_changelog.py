@@ -9,8 +9,6 @@ import pytest
 
 from tests.bake import TEMPLATE_DIR
 
-pytestmark = pytest.mark.cruft
-
 HEADING = re.compile(r"## (?P<version>\d+\.\d+\.\d+\S*) \((?P<date>\d{4}-\d{2}-\d{2}|unreleased)\)")
 MANUAL_STEPS = "- After updating to this release: "
 

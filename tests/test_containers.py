@@ -61,7 +61,7 @@ from tests.validators import dev_requirements, requirement_name
 # The default bake (docker + example) of each supported Python.
 VARIANTS = [c for c in COMBINATIONS if c["no_docker"] == "no" and c["include_example"] == "yes"]
 PROJECT_NAME = "my-service"  # cookiecutter.json's default, which the variants keep
-pytestmark = [pytest.mark.containers, pytest.mark.xdist_group("containers")]
+pytestmark = pytest.mark.xdist_group("containers")
 
 HOOK_CONTAINER_STEPS = (
     "docker build",

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from tests.cruft_drill import (
     RENDER_ONLY,
     cruft_create,
@@ -16,8 +14,6 @@ from tests.cruft_drill import (
     template_repo,
     with_stand_ins,
 )
-
-pytestmark = [pytest.mark.hooks, pytest.mark.cruft]
 
 
 def test_cruft_update_runs_no_uv_docker_or_checklist(tmp_path: Path) -> None:

@@ -32,8 +32,6 @@ from tests.cruft_drill import (
     with_stand_ins,
 )
 
-pytestmark = pytest.mark.cruft
-
 PROJECT_NAME = "orders-api"
 MODULE = "orders_api"
 PYTHON = "3.12"

@@ -11,8 +11,6 @@ import pytest
 from tests.bake import COMBINATIONS, Baked, combination_params
 from tests.database import throwaway_database
 
-pytestmark = pytest.mark.gates
-
 GATES = {
     "uv lock --check": ("lock", "--check"),
     "ruff check": ("run", "--locked", "ruff", "check", "."),

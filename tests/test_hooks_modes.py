@@ -8,12 +8,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from tests.bake import TEMPLATE_DIR, admin_database_url, fake_tool, python_for
 from tests.cruft_drill import drill_env, template_repo
-
-pytestmark = pytest.mark.hooks
 
 CONTAINER_STEPS = {"docker build", "docker compose up", "docker compose ps", "smoke request"}
 

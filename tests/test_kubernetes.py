@@ -10,8 +10,6 @@ import yaml
 
 from tests.bake import COMBINATIONS, Baked, combination_params
 
-pytestmark = pytest.mark.static
-
 KUBERNETES_VERSION = "1.33.0"
 WITH_KUBERNETES = [c for c in COMBINATIONS if c["no_docker"] == "no"]
 

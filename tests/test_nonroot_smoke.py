@@ -46,7 +46,6 @@ from tests.validators import (
 # The default docker + example variant of each Python version.
 VARIANTS = [c for c in COMBINATIONS if c["no_docker"] == "no" and c["include_example"] == "yes"]
 pytestmark = [
-    pytest.mark.smoke,
     pytest.mark.parametrize("baked", VARIANTS, indirect=True, ids=combination_id),
 ]
 

@@ -12,8 +12,6 @@ import yaml
 
 from tests.bake import COMBINATIONS, combination_id
 
-pytestmark = pytest.mark.render
-
 DOCKER_FILES = ("Dockerfile", ".dockerignore", "docker-compose.yml")
 EXAMPLE_FILES = (
     "src/{module}/api/routes/items.py",

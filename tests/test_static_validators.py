@@ -30,8 +30,6 @@ from tests.validators import (
     tool,
 )
 
-pytestmark = pytest.mark.static
-
 DOCKER_VARIANTS = [context for context in COMBINATIONS if context["no_docker"] == "no"]
 DOCKER_ARTEFACTS = ("Dockerfile", ".dockerignore", "docker-compose.yml")
 with_docker = pytest.mark.parametrize("baked", DOCKER_VARIANTS, indirect=True, ids=combination_id)
