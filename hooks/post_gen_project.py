@@ -25,40 +25,51 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-CONTEXT: dict[str, object] = json.loads({{cookiecutter | tojson | tojson}})
+# Filled in by cookiecutter; read in main(), so that the file imports unrendered (its unit tests).
+# Percent-encoded JSON holds no quote, backslash or line break: no value can end the literal.
+CONTEXT_URLENCODED = "{{ cookiecutter | tojson | urlencode }}"
 
-PROJECT = Path.cwd()
-MODULE = str(CONTEXT["module_name"])
-PYTHON_VERSION = str(CONTEXT["python_version"])
+Context = dict[str, object]
+MODE_VARIABLE = "FASTAPI_TEMPLATE_MODE"
 MODES = ("production-default", "local-no-docker", "offline-smoke", "render-only")
 
-# Pruning is data: which paths belong to which option value.
-PRUNE: dict[tuple[str, str], tuple[str, ...]] = {
-    ("no_docker", "yes"): (
-        "Dockerfile",
-        ".dockerignore",
-        "docker-compose.yml",
-        "docs/decisions/0006-container-image-and-compose.md",
-    ),
-    ("no_docker", "no"): ("docs/decisions/0009-no-docker-opt-out.md",),
-    ("kubernetes", "no"): ("deploy", "docs/decisions/0015-kubernetes-manifests.md"),
-    ("include_example", "no"): (
-        f"src/{MODULE}/api/routes/items.py",
-        f"src/{MODULE}/models/item.py",
-        f"src/{MODULE}/schemas/item.py",
-        "tests/test_items.py",
-        "alembic/versions/20260101_0002_create_items.py",
-    ),
-}
+
+def load_context() -> Context:
+    """The inputs; ValueError when this file was not rendered by cookiecutter."""
+    context = json.loads(urllib.parse.unquote(CONTEXT_URLENCODED))
+    if not isinstance(context, dict):
+        raise ValueError("the context is not a JSON object")
+    return context
 
 
-def prune() -> list[str]:
+def prune_table(module: str) -> dict[tuple[str, str], tuple[str, ...]]:
+    """Pruning is data: which paths belong to which option value."""
+    return {
+        ("no_docker", "yes"): (
+            "Dockerfile",
+            ".dockerignore",
+            "docker-compose.yml",
+            "docs/decisions/0006-container-image-and-compose.md",
+        ),
+        ("no_docker", "no"): ("docs/decisions/0009-no-docker-opt-out.md",),
+        ("kubernetes", "no"): ("deploy", "docs/decisions/0015-kubernetes-manifests.md"),
+        ("include_example", "no"): (
+            f"src/{module}/api/routes/items.py",
+            f"src/{module}/models/item.py",
+            f"src/{module}/schemas/item.py",
+            "tests/test_items.py",
+            "alembic/versions/20260101_0002_create_items.py",
+        ),
+    }
+
+
+def prune(project: Path, context: Context) -> list[str]:
     removed = []
-    for (option, value), paths in PRUNE.items():
-        if CONTEXT.get(option) != value:
+    for (option, value), paths in prune_table(str(context["module_name"])).items():
+        if context.get(option) != value:
             continue
         for relative in paths:
-            path = PROJECT / relative
+            path = project / relative
             if path.is_dir():
                 shutil.rmtree(path)
             elif path.exists():
@@ -69,35 +80,36 @@ def prune() -> list[str]:
     return removed
 
 
-def write_env_file() -> None:
+def write_env_file(project: Path, context: Context) -> None:
     """`.env` holds the only copy of the database password; git and Docker ignore it."""
-    url = urllib.parse.urlsplit(str(CONTEXT["database_url"]))
+    url = urllib.parse.urlsplit(str(context["database_url"]))
     lines = [
         "# Local settings; never commit this file (see .env.example for every setting).",
-        f"DATABASE_URL={CONTEXT['database_url']}",
+        f"DATABASE_URL={context['database_url']}",
     ]
-    if CONTEXT["no_docker"] == "no":
+    if context["no_docker"] == "no":
         lines += [
             "# The compose stack's database container, and the URL the API uses in it.",
             f"POSTGRES_USER={url.username or ''}",
             f"POSTGRES_PASSWORD={url.password or ''}",
             f"POSTGRES_DB={url.path.lstrip('/')}",
         ]
-    (PROJECT / ".env").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (project / ".env").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 # ---------------------------------------------------------------- first bake or re-render
 
 
-def is_rerender() -> bool:
-    """cruft renders without `_output_dir`; `cruft update` renders into fresh temporary folders.
-    The pre-gen hook's is_first_bake() is the same rule."""
-    if os.environ.get("FASTAPI_TEMPLATE_MODE") == "render-only":
+def is_rerender(context: Context, project_dir: str) -> bool:
+    """No environment work: render-only, or a cruft render (no `_output_dir`) into a fresh
+    temporary folder, as `cruft update` makes. Identical in both hooks."""
+    if os.environ.get(MODE_VARIABLE) == "render-only":
         return True
-    if "_output_dir" in CONTEXT:
+    if "_output_dir" in context:
         return False
-    parent = PROJECT.parent
-    return parent.parent == Path(tempfile.gettempdir()).resolve() and parent.name.startswith("tmp")
+    parent = os.path.dirname(project_dir)
+    in_fresh_tmp = os.path.dirname(parent) == os.path.realpath(tempfile.gettempdir())
+    return in_fresh_tmp and os.path.basename(parent).startswith("tmp")
 
 
 # ---------------------------------------------------------------- steps and report
@@ -121,6 +133,7 @@ class Step:
 
 @dataclass
 class Report:
+    project: Path
     mode: str
     why: str
     steps: list[Step] = field(default_factory=list)
@@ -131,7 +144,7 @@ class Report:
         self.steps.append(step)
 
     def run(self, step: Step, env: dict[str, str] | None = None, timeout: float = 600) -> bool:
-        execute(step, env, timeout)
+        execute(step, self.project, env, timeout)
         self.steps.append(step)
         return step.status == "passed"
 
@@ -139,7 +152,7 @@ class Report:
         """Independent checks at once (mypy is CPU-bound, the tests mostly wait on PostgreSQL and
         on a server shutting down); reported in the order given."""
         with ThreadPoolExecutor(max_workers=len(steps)) as pool:
-            list(pool.map(lambda step: execute(step, env, 600), steps))
+            list(pool.map(lambda step: execute(step, self.project, env, 600), steps))
         self.steps.extend(steps)
 
     def check(self, name: str, ok: bool, reason: str) -> bool:
@@ -152,7 +165,7 @@ class Report:
         return [step for step in self.steps if step.status == "failed"]
 
     def print(self) -> None:
-        print(f"\nChecklist for {PROJECT.name}: mode {self.mode} ({self.why})")
+        print(f"\nChecklist for {self.project.name}: mode {self.mode} ({self.why})")
         for step in self.steps:
             line = f"  [{step.status:>7}] {step.name:<28} {step.seconds:6.1f}s"
             if step.reason:
@@ -172,7 +185,7 @@ class Report:
 
     def to_json(self) -> str:
         data = {
-            "project": str(PROJECT),
+            "project": str(self.project),
             "mode": self.mode,
             "why": self.why,
             "steps": [asdict(step) for step in self.steps],
@@ -181,14 +194,14 @@ class Report:
         return json.dumps(data, indent=2)
 
 
-def execute(step: Step, env: dict[str, str] | None, timeout: float) -> None:
+def execute(step: Step, project: Path, env: dict[str, str] | None, timeout: float) -> None:
     """Run one step in the project folder; record its status, time, reason and output tail."""
     step.started = time.time()
     started = time.monotonic()
     try:
         result = subprocess.run(
             step.command,
-            cwd=PROJECT,
+            cwd=project,
             env=env,
             capture_output=True,
             text=True,
@@ -212,9 +225,11 @@ def execute(step: Step, env: dict[str, str] | None, timeout: float) -> None:
 
 
 def tool_env() -> dict[str, str]:
+    """The environment the hooks run tools in: no Python downloads unless the caller allows
+    them, and not the caller's venv (the project gets its own). Identical in both hooks."""
     env = dict(os.environ)
     env.setdefault("UV_PYTHON_DOWNLOADS", "never")
-    env.pop("VIRTUAL_ENV", None)  # the project's own .venv, not the caller's
+    env.pop("VIRTUAL_ENV", None)
     return env
 
 
@@ -249,47 +264,66 @@ def find_uv() -> str | None:
     return real or found
 
 
-def pyenv_python() -> str | None:
-    """pyenv's interpreter for the version: its shims fail outside a folder that pins it."""
+def pyenv_python(version: str) -> str | None:
+    """pyenv's interpreter for the version: its shims fail outside a folder that pins it.
+    Identical in both hooks."""
     pyenv = shutil.which("pyenv")
     if pyenv is None:
         return None
     try:
         prefix = subprocess.run(
-            [pyenv, "prefix", PYTHON_VERSION], capture_output=True, text=True, timeout=10
+            [pyenv, "prefix", version],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+            env=tool_env(),
         ).stdout.strip()
     except (OSError, subprocess.TimeoutExpired):
         return None
-    candidate = Path(prefix) / "bin" / f"python{PYTHON_VERSION}"
-    return str(candidate) if prefix and candidate.is_file() else None
+    candidate = os.path.join(prefix, "bin", f"python{version}")
+    return candidate if prefix and os.path.isfile(candidate) else None
 
 
-def python_for_uv(uv: str) -> bool:
+def mode_for(has_uv: bool, has_python: bool, no_docker: str) -> str:
+    """The checklist a first bake runs when FASTAPI_TEMPLATE_MODE is auto. Identical in both
+    hooks, so that the pre-gen preflight names the mode the post-gen hook runs."""
+    if not (has_uv and has_python):
+        return "offline-smoke"
+    return "local-no-docker" if no_docker == "yes" else "production-default"
+
+
+def python_for_uv(uv: str, version: str) -> bool:
     """Whether uv can use a Python of the version; a pyenv one is handed to uv via UV_PYTHON."""
-    if answers([uv, "python", "find", PYTHON_VERSION]):
+    if answers([uv, "python", "find", version]):
         return True
-    found = pyenv_python()
+    found = pyenv_python(version)
     if found:
         os.environ["UV_PYTHON"] = found
     return found is not None
 
 
-def choose_mode() -> tuple[str, str]:
-    requested = os.environ.get("FASTAPI_TEMPLATE_MODE", "auto")
+def choose_mode(context: Context) -> tuple[str, str]:
+    version, no_docker = str(context["python_version"]), str(context["no_docker"])
+    requested = os.environ.get(MODE_VARIABLE, "auto")
     uv = find_uv()
     if uv is not None and "UV_PYTHON" not in os.environ:
-        has_python = python_for_uv(uv)
+        has_python = python_for_uv(uv, version)
     else:
         has_python = uv is not None
     if requested in MODES:
-        return requested, "chosen by FASTAPI_TEMPLATE_MODE"
-    if uv is None:
-        return "offline-smoke", "uv is not on PATH"
+        return requested, f"chosen by {MODE_VARIABLE}"
+    return decide_mode(uv is not None, has_python, no_docker, version)
+
+
+def decide_mode(has_uv: bool, has_python: bool, no_docker: str, version: str) -> tuple[str, str]:
+    """The mode and why, for what detection found."""
+    mode = mode_for(has_uv, has_python, no_docker)
+    if not has_uv:
+        return mode, "uv is not on PATH"
     if not has_python:
-        return "offline-smoke", f"uv finds no Python {PYTHON_VERSION}"
-    if CONTEXT["no_docker"] == "yes":
-        return "local-no-docker", "no_docker=yes"
-    return "production-default", "no_docker=no"
+        return mode, f"uv finds no Python {version}"
+    return mode, f"no_docker={no_docker}"
 
 
 # ---------------------------------------------------------------- checklists
@@ -347,8 +381,7 @@ def http_ok(url: str, attempts: int = 30) -> bool:
     return False
 
 
-def container_steps(report: Report) -> None:
-    name = str(CONTEXT["project_name"])
+def container_steps(report: Report, name: str) -> None:
     compose_project = f"{name}-check-{uuid.uuid4().hex[:8]}"
     api_port, db_port = free_port(), free_port()
     env = {**tool_env(), "API_PORT": str(api_port), "POSTGRES_PORT": str(db_port)}
@@ -398,60 +431,68 @@ NOT_RUN_OFFLINE = (
 )
 
 
-def offline_steps(report: Report) -> None:
+def offline_steps(report: Report, no_docker: str) -> None:
     report.run(Step("compileall src", [sys.executable, "-m", "compileall", "-q", "src"]))
-    if CONTEXT["no_docker"] == "no":
+    if no_docker == "no":
         missing = [
             p
             for p in ("Dockerfile", ".dockerignore", "docker-compose.yml")
-            if not (PROJECT / p).is_file()
+            if not (report.project / p).is_file()
         ]
         report.check("Docker artefacts present", not missing, f"missing: {', '.join(missing)}")
     for step in NOT_RUN_OFFLINE:
         report.skip(Step(step.name, step.command), report.why)
 
 
-def git_init() -> None:
+def git_init(project: Path) -> None:
     git = shutil.which("git")
-    if git is None or answers([git, "-C", str(PROJECT), "rev-parse", "--is-inside-work-tree"]):
+    if git is None or answers([git, "-C", str(project), "rev-parse", "--is-inside-work-tree"]):
         return
-    subprocess.run([git, "init", "-q", str(PROJECT)], check=False, capture_output=True)
+    subprocess.run([git, "init", "-q", str(project)], check=False, capture_output=True)
 
 
-def run_checklist() -> Report:
-    mode, why = choose_mode()
-    report = Report(mode, why)
+def run_checklist(project: Path, context: Context) -> Report:
+    mode, why = choose_mode(context)
+    report = Report(project, mode, why)
     if mode == "offline-smoke":
-        offline_steps(report)
+        offline_steps(report, str(context["no_docker"]))
     else:
         installed = uv_steps(report)
         quality_steps(report, installed)
         if mode == "production-default":
-            container_steps(report)
-    report.next_steps = next_steps()
+            container_steps(report, str(context["project_name"]))
+    report.next_steps = next_steps(project, context)
     return report
 
 
-def next_steps() -> list[str]:
-    steps = [f"cd {PROJECT.name}"]
-    if CONTEXT["no_docker"] == "no":
+def next_steps(project: Path, context: Context) -> list[str]:
+    steps = [f"cd {project.name}"]
+    if context["no_docker"] == "no":
         steps.append("docker compose up --build   # database, migrations, API on :8000")
     steps += [
         "uv run pytest                 # tests on a real PostgreSQL",
-        "uv run uvicorn " + MODULE + ".main:app --reload",
+        f"uv run uvicorn {context['module_name']}.main:app --reload",
     ]
     return steps
 
 
 def main() -> int:
-    removed = prune()
-    write_env_file()
-    if is_rerender():
+    try:
+        context = load_context()
+    except ValueError:
+        print(
+            "post_gen_project: this file must be rendered by cookiecutter first.", file=sys.stderr
+        )
+        return 2
+    project = Path.cwd()
+    removed = prune(project, context)
+    write_env_file(project, context)
+    if is_rerender(context, str(project)):
         return 0
     if removed:
         print(f"Pruned by the options: {', '.join(removed)}")
-    git_init()
-    report = run_checklist()
+    git_init(project)
+    report = run_checklist(project, context)
     report.print()
     report_path = os.environ.get("FASTAPI_TEMPLATE_REPORT")
     if report_path:

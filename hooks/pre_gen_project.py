@@ -556,9 +556,11 @@ class Tool(NamedTuple):
 
 
 def tool_env() -> dict[str, str]:
+    """The environment the hooks run tools in: no Python downloads unless the caller allows
+    them, and not the caller's venv (the project gets its own). Identical in both hooks."""
     env = dict(os.environ)
-    env["UV_PYTHON_DOWNLOADS"] = "never"
-    env.pop("VIRTUAL_ENV", None)  # as the post-gen hook does: not the caller's venv
+    env.setdefault("UV_PYTHON_DOWNLOADS", "never")
+    env.pop("VIRTUAL_ENV", None)
     return env
 
 
@@ -608,17 +610,35 @@ def find_python(version: str, uv: str | None) -> Tool:
         if ok:
             return Tool(label, True, text)
         why = f"uv python find {version}: {text}"
-    pyenv = shutil.which("pyenv")
-    if pyenv is not None:
-        ok, prefix = run_tool([pyenv, "prefix", version], timeout=10)
-        candidate = os.path.join(prefix, "bin", f"python{version}")
-        if ok and prefix and os.path.isfile(candidate):
-            return Tool(label, True, f"{candidate} (pyenv)")
+    candidate = pyenv_python(version)
+    if candidate is not None:
+        return Tool(label, True, f"{candidate} (pyenv)")
     if uv is None:
         path = shutil.which(f"python{version}")
         if path:
             return Tool(label, True, path)
     return Tool(label, False, why)
+
+
+def pyenv_python(version: str) -> str | None:
+    """pyenv's interpreter for the version: its shims fail outside a folder that pins it.
+    Identical in both hooks."""
+    pyenv = shutil.which("pyenv")
+    if pyenv is None:
+        return None
+    try:
+        prefix = subprocess.run(
+            [pyenv, "prefix", version],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+            env=tool_env(),
+        ).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    candidate = os.path.join(prefix, "bin", f"python{version}")
+    return candidate if prefix and os.path.isfile(candidate) else None
 
 
 def find_git() -> Tool:
@@ -642,15 +662,24 @@ def find_docker_engine() -> Tool:
 
 def detect_mode(no_docker: str, uv: Tool, python: Tool, engine: Tool | None) -> str:
     """The mode the post-gen hook will pick, named first, and why."""
+    mode = mode_for(uv.found, python.found, no_docker)
     if not uv.found:
-        return "offline-smoke: uv is missing, so only the offline checks will run"
+        return f"{mode}: uv is missing, so only the offline checks will run"
     if not python.found:
-        return f"offline-smoke: no {python.label} was found, so only the offline checks will run"
+        return f"{mode}: no {python.label} was found, so only the offline checks will run"
     if no_docker == "yes":
-        return "local-no-docker: no_docker=yes"
+        return f"{mode}: no_docker=yes"
     if engine is not None and engine.found:
-        return "production-default: a Docker engine answered"
-    return "production-default checklist with container steps skipped: no Docker engine answered"
+        return f"{mode}: a Docker engine answered"
+    return f"{mode} checklist with container steps skipped: no Docker engine answered"
+
+
+def mode_for(has_uv: bool, has_python: bool, no_docker: str) -> str:
+    """The checklist a first bake runs when FASTAPI_TEMPLATE_MODE is auto. Identical in both
+    hooks, so that the pre-gen preflight names the mode the post-gen hook runs."""
+    if not (has_uv and has_python):
+        return "offline-smoke"
+    return "local-no-docker" if no_docker == "yes" else "production-default"
 
 
 # What each mode's checklist needs, by the keys preflight() uses.
@@ -684,16 +713,16 @@ def preflight(context: Context) -> None:
         print(f"Missing for {chosen}: {', '.join(missing)}")
 
 
-def is_first_bake(context: Context) -> bool:
-    """Not for render-only, nor for `cruft update`: cruft renders have no _output_dir, and an
-    update renders into a fresh temporary folder (the post-gen hook's is_rerender() rule)."""
+def is_rerender(context: Context, project_dir: str) -> bool:
+    """No environment work: render-only, or a cruft render (no `_output_dir`) into a fresh
+    temporary folder, as `cruft update` makes. Identical in both hooks."""
     if os.environ.get(MODE_VARIABLE) == "render-only":
-        return False
-    if "_output_dir" in context:
         return True
-    parent = os.path.dirname(os.getcwd())
+    if "_output_dir" in context:
+        return False
+    parent = os.path.dirname(project_dir)
     in_fresh_tmp = os.path.dirname(parent) == os.path.realpath(tempfile.gettempdir())
-    return not (in_fresh_tmp and os.path.basename(parent).startswith("tmp"))
+    return in_fresh_tmp and os.path.basename(parent).startswith("tmp")
 
 
 # ---------------------------------------------------------------- main
@@ -726,7 +755,7 @@ def main() -> int:
         except Exception as exc:
             print(f"Could not remove the folders made for the project: {exc!r}", file=sys.stderr)
         return 1
-    if is_first_bake(context):
+    if not is_rerender(context, os.getcwd()):
         try:
             preflight(context)
         except Exception as exc:  # the preflight informs; it never blocks a bake

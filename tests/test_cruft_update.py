@@ -174,7 +174,7 @@ def move_template_forward(template: Path) -> None:
     # `git apply --reject` (no three-way merge for any file).
     hook = template / "hooks" / "post_gen_project.py"
     text = hook.read_text(encoding="utf-8")
-    anchor = '    (PROJECT / ".env").write_text('
+    anchor = '    (project / ".env").write_text('
     assert anchor in text, "the hook no longer writes .env this way; update the drill"
     hook.write_text(
         text.replace(anchor, f'    lines.append("{ENV_SETTING}")\n{anchor}', 1), encoding="utf-8"
