@@ -42,7 +42,6 @@ TYPED_URLENCODED = "{{ (_cookiecutter if _cookiecutter is defined else {}) | toj
 
 MODE_VARIABLE = "FASTAPI_TEMPLATE_MODE"
 MODES = ("auto", "production-default", "local-no-docker", "offline-smoke", "render-only")
-PYTHON_VERSIONS = ("3.12", "3.13")
 ASYNC_SCHEME = "postgresql+asyncpg"
 SYNC_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg2")
 MAX_NAME = 64
@@ -117,10 +116,19 @@ def check_module_name(value: str, _context: Context) -> list[str]:
     return []
 
 
-def check_python_version(value: str, _context: Context) -> list[str]:
-    if value in PYTHON_VERSIONS:
+def supported_pythons(context: Context) -> list[str]:
+    """cookiecutter.json's `_python_versions`: the one list of the versions the service supports."""
+    versions = context.get("_python_versions")
+    if not isinstance(versions, list):
         return []
-    return [f"must be one of {', '.join(PYTHON_VERSIONS)} (the versions the service supports)"]
+    return [version for version in versions if isinstance(version, str)]
+
+
+def check_python_version(value: str, context: Context) -> list[str]:
+    supported = supported_pythons(context)
+    if value in supported:
+        return []
+    return [f"must be one of {', '.join(supported)} (the versions the service supports)"]
 
 
 def check_yes_no(value: str, _context: Context) -> list[str]:
@@ -261,9 +269,10 @@ def example_module_name(value: object, context: Context) -> str:
     return "my_service"
 
 
-def example_python_version(value: object, _context: Context) -> str:
+def example_python_version(value: object, context: Context) -> str:
     text = value if isinstance(value, str) else ""
-    return next((v for v in PYTHON_VERSIONS if v in text), PYTHON_VERSIONS[0])
+    supported = supported_pythons(context) or ["<a version from _python_versions>"]
+    return next((v for v in supported if v in text), supported[0])
 
 
 def example_yes_no(default: str) -> Callable[[object, Context], str]:

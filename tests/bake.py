@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import shutil
 import socket
@@ -12,7 +13,10 @@ from pathlib import Path
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[1]
 
-PYTHON_VERSIONS = ("3.12", "3.13")
+# The supported Pythons, as cookiecutter.json gives them to the hooks (and cruft records them).
+PYTHON_VERSIONS: tuple[str, ...] = tuple(
+    json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text(encoding="utf-8"))["_python_versions"]
+)
 SWITCHES = ("yes", "no")
 
 # Every supported combination: python_version x no_docker x include_example.

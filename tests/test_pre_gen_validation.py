@@ -32,6 +32,8 @@ from cookiecutter.main import cookiecutter
 from cookiecutter.utils import create_env_with_context
 from jinja2 import TemplateSyntaxError
 
+from tests.bake import PYTHON_VERSIONS, python_for
+
 TEMPLATE = Path(__file__).parents[1]
 HOOK = TEMPLATE / "hooks" / "pre_gen_project.py"
 DEFAULTS = json.loads((TEMPLATE / "cookiecutter.json").read_text(encoding="utf-8"))
@@ -44,6 +46,7 @@ VALID_CONTEXT = {
     "include_example": "yes",
     "no_docker": "no",
     "kubernetes": "yes",
+    "_python_versions": DEFAULTS["_python_versions"],
 }
 CLEANUP_TIMEOUT = 10.0  # the hook removes empty parent folders just after cookiecutter exits
 
@@ -538,7 +541,7 @@ def test_preflight_without_uv_names_offline_smoke(
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
     (tool_bin / "git").symlink_to(git)
     (tool_bin / f"python{version}").symlink_to(sys.executable)
-    python_version = version if version in ("3.12", "3.13") else "3.12"
+    python_version = version if version in PYTHON_VERSIONS else PYTHON_VERSIONS[0]
 
     result = sandbox.cli(
         f"python_version={python_version}",
@@ -724,21 +727,10 @@ def render_hook(context: dict[str, Any]) -> str:
 
 
 def find_python(version: str) -> str | None:
-    root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
-    candidates: list[str | Path | None] = [shutil.which(f"python{version}")]
-    candidates += sorted(root.glob(f"versions/{version}.*/bin/python{version}"))
-    for candidate in candidates:
-        if candidate is None:
-            continue
-        check = subprocess.run(
-            [str(candidate), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if check.returncode == 0 and check.stdout.strip() == version:
-            return str(candidate)
-    return None
+    try:
+        return python_for(version)
+    except LookupError:
+        return None
 
 
 @pytest.mark.parametrize("version", ["3.10", "3.11", "3.12", "3.13"])

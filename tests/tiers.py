@@ -21,6 +21,7 @@ TIERS: dict[str, tuple[str, ...]] = {
     "test_gates.py": ("gates",),
     "test_hooks_modes.py": ("hooks",),
     "test_hooks_unit.py": ("unit",),
+    "test_inputs.py": ("unit",),
     "test_kubernetes.py": ("static",),
     "test_nonroot_smoke.py": ("smoke",),
     "test_pre_gen_validation.py": ("hooks",),
