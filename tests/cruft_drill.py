@@ -127,3 +127,91 @@ def file_tree(root: Path) -> dict[str, bytes]:
 def rejected_hunks(project: Path) -> list[str]:
     """The `.rej` files a failed three-way merge leaves behind."""
     return sorted(path.relative_to(project).as_posix() for path in project.rglob("*.rej"))
+
+
+# ---------------------------------------------------------------- editing files by anchor
+
+
+def insert_after_line(path: Path, starts_with: str, text: str) -> None:
+    """Insert `text` (whole lines) after the first line that starts with `starts_with`."""
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    index = next((i for i, line in enumerate(lines) if line.lstrip().startswith(starts_with)), None)
+    assert index is not None, f"{path}: no line starts with {starts_with!r}; update the drill"
+    lines.insert(index + 1, text)
+    path.write_text("".join(lines), encoding="utf-8")
+
+
+def append_to_line(path: Path, starts_with: str, suffix: str) -> None:
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    index = next((i for i, line in enumerate(lines) if line.startswith(starts_with)), None)
+    assert index is not None, f"{path}: no line starts with {starts_with!r}; update the drill"
+    lines[index] = lines[index].rstrip("\n") + suffix + "\n"
+    path.write_text("".join(lines), encoding="utf-8")
+
+
+def append_text(path: Path, text: str) -> None:
+    path.write_text(path.read_text(encoding="utf-8") + text, encoding="utf-8")
+
+
+# ---------------------------------------------------------------- the team's edits
+
+README_PARAGRAPH = "The orders team owns this service; questions go to #orders-oncall.\n"
+INCLUDE_ROUTER = "    app.include_router(reports.router)\n"
+DEPENDENCY = "httpx>=0.28.1"
+ROUTE_FILE = '''"""Reports: a route the team added after baking."""
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/reports", tags=["reports"])
+
+
+@router.get("")
+async def list_reports() -> list[str]:
+    return []
+'''
+TEST_FILE = """from fastapi import status
+from httpx import AsyncClient
+
+
+async def test_reports_start_empty(client: AsyncClient) -> None:
+    response = await client.get("/reports")
+    assert response.status_code == status.HTTP_200_OK
+    assert response.json() == []
+"""
+
+
+def add_route_test_readme_and_dependency(project: Path, module: str, tools: dict[str, str]) -> None:
+    """A team's first months: a README paragraph, a route module wired into main.py next to the
+    example's router, its test, and a dependency added with `uv add` (pyproject.toml, uv.lock)."""
+    insert_after_line(project / "README.md", "# ", f"\n{README_PARAGRAPH}")
+    source = project / "src" / module
+    append_to_line(source / "main.py", f"from {module}.api.routes import ", ", reports")
+    insert_after_line(source / "main.py", "app.include_router(items.router)", INCLUDE_ROUTER)
+    (source / "api" / "routes" / "reports.py").write_text(ROUTE_FILE, encoding="utf-8")
+    (project / "tests" / "test_reports.py").write_text(TEST_FILE, encoding="utf-8")
+    run([tool("uv"), "add", "--no-sync", DEPENDENCY], project, tools)
+
+
+# ---------------------------------------------------------------- a project's own gates
+
+GATES = (
+    ("lock", "--check"),
+    ("sync", "--locked"),
+    ("run", "--locked", "ruff", "check", "."),
+    ("run", "--locked", "ruff", "format", "--check", "."),
+    ("run", "--locked", "mypy"),
+    ("run", "--locked", "pytest", "-q", "-p", "no:cacheprovider"),
+    # alembic upgrade head on a throwaway database, as the post-gen hook's checklist runs it
+    ("run", "--locked", "python", "-m", "tests.postgres"),
+)
+
+
+def failed_gates(project: Path, tools: dict[str, str]) -> list[str]:
+    """Each gate that fails in `project`, with its exit code and the tail of its output."""
+    failures = []
+    for gate in GATES:
+        result = attempt([tool("uv"), *gate], project, tools)
+        if result.returncode != 0:
+            tail = (result.stdout + result.stderr)[-2000:]
+            failures.append(f"uv {' '.join(gate)}: exit {result.returncode}\n{tail}")
+    return failures

@@ -16,16 +16,25 @@ import pytest
 
 from tests.bake import SWITCHES, project_env, uv_binary
 from tests.cruft_drill import (
+    DEPENDENCY,
+    INCLUDE_ROUTER,
     NO_NETWORK,
+    README_PARAGRAPH,
     RENDER_ONLY,
+    ROUTE_FILE,
+    TEST_FILE,
+    add_route_test_readme_and_dependency,
+    append_text,
     attempt,
     cookiecutter_bake,
     cruft_create,
     cruft_in,
     drill_env,
+    failed_gates,
     file_tree,
     git_commit_all,
     git_init_and_commit,
+    insert_after_line,
     rejected_hunks,
     run,
     template_repo,
@@ -67,58 +76,11 @@ def per_docker_switch() -> list:
     ]
 
 
-# ---------------------------------------------------------------- editing files by anchor
-
-
-def insert_after_line(path: Path, starts_with: str, text: str) -> None:
-    """Insert `text` (whole lines) after the first line that starts with `starts_with`."""
-    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-    index = next((i for i, line in enumerate(lines) if line.lstrip().startswith(starts_with)), None)
-    assert index is not None, f"{path}: no line starts with {starts_with!r}; update the drill"
-    lines.insert(index + 1, text)
-    path.write_text("".join(lines), encoding="utf-8")
-
-
-def append_to_line(path: Path, starts_with: str, suffix: str) -> None:
-    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-    index = next((i for i, line in enumerate(lines) if line.startswith(starts_with)), None)
-    assert index is not None, f"{path}: no line starts with {starts_with!r}; update the drill"
-    lines[index] = lines[index].rstrip("\n") + suffix + "\n"
-    path.write_text("".join(lines), encoding="utf-8")
-
-
-def append_text(path: Path, text: str) -> None:
-    path.write_text(path.read_text(encoding="utf-8") + text, encoding="utf-8")
-
-
 # ---------------------------------------------------------------- the team's edits (v1 project)
 
-README_PARAGRAPH = "The orders team owns this service; questions go to #orders-oncall.\n"
 SETTING = "    reports_page_size: int = Field(default=50, ge=1)\n"
 SETTING_DOC = "REPORTS_PAGE_SIZE=50\n"
-INCLUDE_ROUTER = "    app.include_router(reports.router)\n"
-DEPENDENCY = "httpx>=0.28.1"
 ENV_LINE = "# The team's own local database password lives here, never in git.\n"
-ROUTE_FILE = '''"""Reports: a route the team added after baking."""
-
-from fastapi import APIRouter
-
-router = APIRouter(prefix="/reports", tags=["reports"])
-
-
-@router.get("")
-async def list_reports() -> list[str]:
-    return []
-'''
-TEST_FILE = """from fastapi import status
-from httpx import AsyncClient
-
-
-async def test_reports_start_empty(client: AsyncClient) -> None:
-    response = await client.get("/reports")
-    assert response.status_code == status.HTTP_200_OK
-    assert response.json() == []
-"""
 # Where each edit lives (all committed but .env, which git ignores), and the text that proves it
 # survived the update.
 USER_EDITS = (
@@ -136,16 +98,10 @@ USER_EDITS = (
 
 def edit_as_the_team(project: Path, tools: dict[str, str]) -> None:
     """What a team does in the months after baking: docs, settings, a route, a dependency."""
-    insert_after_line(project / "README.md", "# ", f"\n{README_PARAGRAPH}")
     source = project / "src" / MODULE
     insert_after_line(source / "core" / "config.py", "environment:", SETTING)
     insert_after_line(project / ".env.example", "ENVIRONMENT=", SETTING_DOC)
-    append_to_line(source / "main.py", f"from {MODULE}.api.routes import ", ", reports")
-    insert_after_line(source / "main.py", "app.include_router(items.router)", INCLUDE_ROUTER)
-    (source / "api" / "routes" / "reports.py").write_text(ROUTE_FILE, encoding="utf-8")
-    (project / "tests" / "test_reports.py").write_text(TEST_FILE, encoding="utf-8")
-    # Changes pyproject.toml (template-owned, merged) and uv.lock (the project's own).
-    run([uv_binary(), "add", "--no-sync", DEPENDENCY], project, tools)
+    add_route_test_readme_and_dependency(project, MODULE, tools)
 
 
 # ---------------------------------------------------------------- the template moves on (v2)
@@ -371,21 +327,5 @@ def test_options_still_hold_after_the_update(drill: Drill) -> None:
     assert present == dict.fromkeys(DOCKER_FILES, drill.no_docker == "no")
 
 
-GATES = (
-    ("lock", "--check"),
-    ("sync", "--locked"),
-    ("run", "--locked", "ruff", "check", "."),
-    ("run", "--locked", "ruff", "format", "--check", "."),
-    ("run", "--locked", "mypy"),
-    ("run", "--locked", "pytest", "-q", "-p", "no:cacheprovider"),
-)
-
-
 def test_updated_project_passes_its_own_gates(drill: Drill) -> None:
-    failures = []
-    for gate in GATES:
-        result = attempt([uv_binary(), *gate], drill.project, drill.tools)
-        if result.returncode != 0:
-            tail = (result.stdout + result.stderr)[-2000:]
-            failures.append(f"uv {' '.join(gate)}: exit {result.returncode}\n{tail}")
-    assert failures == [], "\n\n".join(failures)
+    assert failed_gates(drill.project, drill.tools) == []

@@ -25,6 +25,7 @@ TIERS: dict[str, tuple[str, ...]] = {
     "test_kubernetes.py": ("static",),
     "test_nonroot_smoke.py": ("smoke",),
     "test_pre_gen_validation.py": ("hooks",),
+    "test_release_update.py": ("cruft",),
     "test_render.py": ("render",),
     "test_static_validators.py": ("static",),
     "test_tiers.py": ("unit",),
