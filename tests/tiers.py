@@ -1,6 +1,6 @@
 """Which tier each test file belongs to: one table, applied to every test at collection.
 
-Adding a test file is one line in `TIERS` (file name, then its tiers). A test file missing from
+Adding a test file is one line in `TIERS` (file name, then its tier). A test file missing from
 the table fails the collection, and so does a tier marker a file sets that the table does not
 give it, so `pytest -m "not (<every tier>)"` always selects nothing.
 """
@@ -11,29 +11,29 @@ from pathlib import Path
 
 import pytest
 
-TIERS: dict[str, tuple[str, ...]] = {
-    "test_api_fuzz.py": ("fuzz",),
-    "test_bench_quick.py": ("bench",),
-    "test_changelog.py": ("cruft",),
-    "test_containers.py": ("containers",),
-    "test_cruft_rerender.py": ("hooks", "cruft"),
-    "test_cruft_update.py": ("cruft",),
-    "test_gates.py": ("gates",),
-    "test_hooks_modes.py": ("hooks",),
-    "test_hooks_unit.py": ("unit",),
-    "test_inputs.py": ("unit",),
-    "test_kubernetes.py": ("static",),
-    "test_nonroot_smoke.py": ("smoke",),
-    "test_pre_gen_validation.py": ("hooks",),
-    "test_release_update.py": ("cruft",),
-    "test_render.py": ("render",),
-    "test_static_validators.py": ("static",),
-    "test_tiers.py": ("unit",),
+TIERS: dict[str, str] = {
+    "test_api_fuzz.py": "fuzz",
+    "test_bench_quick.py": "bench",
+    "test_changelog.py": "cruft",
+    "test_containers.py": "containers",
+    "test_cruft_rerender.py": "cruft",
+    "test_cruft_update.py": "cruft",
+    "test_gates.py": "gates",
+    "test_hooks_modes.py": "hooks",
+    "test_hooks_unit.py": "unit",
+    "test_inputs.py": "unit",
+    "test_kubernetes.py": "static",
+    "test_nonroot_smoke.py": "smoke",
+    "test_pre_gen_validation.py": "hooks",
+    "test_release_update.py": "cruft",
+    "test_render.py": "render",
+    "test_static_validators.py": "static",
+    "test_tiers.py": "unit",
 }
 
 
 def every_tier() -> list[str]:
-    return sorted({tier for tiers in TIERS.values() for tier in tiers})
+    return sorted(set(TIERS.values()))
 
 
 class UntieredFile(pytest.File):
@@ -55,14 +55,13 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     known = set(every_tier())
     for item in items:
-        tiers = TIERS.get(item.path.name)
-        if tiers is None:
+        tier = TIERS.get(item.path.name)
+        if tier is None:
             continue  # its file already failed the collection
-        stray = {mark.name for mark in item.iter_markers() if mark.name in known} - set(tiers)
+        stray = {mark.name for mark in item.iter_markers() if mark.name in known} - {tier}
         if stray:
             raise pytest.UsageError(
                 f"{item.nodeid} is marked {sorted(stray)}, but tests/tiers.py puts "
-                f"{item.path.name} in {list(tiers)}: tiers live in that table only"
+                f"{item.path.name} in {tier!r}: a test is in one tier, set in that table only"
             )
-        for tier in tiers:
-            item.add_marker(tier)
+        item.add_marker(tier)
