@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from tools import commands
 
 BAKE_TIMEOUT = 1800
 
@@ -43,17 +44,9 @@ def _bake(template: Path, out: Path, env: dict[str, str], context: dict[str, str
     env = {**env, "FASTAPI_TEMPLATE_REPORT": str(report)}
     extra = [f"{key}={value}" for key, value in context.items()]
     started = time.monotonic()
-    result = subprocess.run(
-        [*cookiecutter_command(), "--no-input", "-o", str(out), str(template), *extra],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=BAKE_TIMEOUT,
-        check=False,
-    )
+    command = [*cookiecutter_command(), "--no-input", "-o", str(out), str(template), *extra]
+    commands.run(command, None, env, BAKE_TIMEOUT)
     seconds = time.monotonic() - started
-    if result.returncode != 0:
-        raise RuntimeError(f"bake failed ({result.returncode}):\n{result.stdout}{result.stderr}")
     projects = [p for p in out.iterdir() if p.is_dir()]
     if len(projects) != 1:
         raise RuntimeError(f"expected one project in {out}, found {projects}")
@@ -87,8 +80,4 @@ def time_to_green(template: Path, out: Path, env: dict[str, str], context: dict[
 def lock_and_sync(project: Path, uv: str, env: dict[str, str]) -> None:
     """What a render-only bake leaves out and the service needs: its locked environment."""
     for args in (("lock",), ("sync", "--locked", "--compile-bytecode")):  # as the image does
-        result = subprocess.run(
-            [uv, *args], cwd=project, env=env, capture_output=True, text=True, check=False
-        )
-        if result.returncode != 0:
-            raise RuntimeError(f"uv {' '.join(args)} failed:\n{result.stderr}")
+        commands.run([uv, *args], project, env)

@@ -10,6 +10,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from tools import commands
+
 BUILD_TIMEOUT = 1800
 
 
@@ -33,18 +35,7 @@ class Image:
 def _run(
     engine: str, *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
 ) -> str:
-    result = subprocess.run(
-        [engine, *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=BUILD_TIMEOUT,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"{engine} {' '.join(args)} failed:\n{result.stderr[-2000:]}")
-    return result.stdout.strip()
+    return commands.run([engine, *args], cwd, env, BUILD_TIMEOUT).stdout.strip()
 
 
 def measure(engine: str, project: Path, env: dict[str, str] | None = None) -> Image:

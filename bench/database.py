@@ -1,33 +1,25 @@
 """The benchmark's database: a throwaway one on the template tests' server
-(tests.database.throwaway_database, dropped afterwards, also on failure), migrated by the baked
+(tools.database.throwaway_database, dropped afterwards, also on failure), migrated by the baked
 project's own `alembic upgrade head`, and seeded."""
 
 from __future__ import annotations
 
 import asyncio
-import subprocess
 from pathlib import Path
 
 import asyncpg
 
+from tools import commands
+
 
 def asyncpg_dsn(url: str) -> str:
-    """The SQLAlchemy URL of tests.database.throwaway_database in the form asyncpg accepts."""
+    """The SQLAlchemy URL of tools.database.throwaway_database in the form asyncpg accepts."""
     return url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
 def migrate(project: Path, python: str, url: str, env: dict[str, str]) -> None:
-    result = subprocess.run(
-        [python, "-m", "alembic", "upgrade", "head"],
-        cwd=project,
-        env={**env, "DATABASE_URL": url},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"alembic upgrade head failed:\n{result.stdout}{result.stderr}")
+    command = [python, "-m", "alembic", "upgrade", "head"]
+    commands.run(command, project, {**env, "DATABASE_URL": url}, timeout=120)
 
 
 async def _seed(dsn: str, rows: int) -> tuple[int, int]:

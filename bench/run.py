@@ -1,8 +1,8 @@
 """Benchmark of the template and the service it bakes: figures, and ratios against references
 measured in the same run. It prints figures; it asserts nothing about speed.
 
-    .venv/bin/python bench/run.py            # full: medians of several runs and rounds (~10 min)
-    .venv/bin/python bench/run.py --quick    # one of everything, short load (CI runs it)
+    uv run python -m bench.run            # full: medians of several runs and rounds (~10 min)
+    uv run python -m bench.run --quick    # one of everything, short load (CI runs it)
 
 Needs: PostgreSQL on 127.0.0.1:5432 that lets it create databases (TEMPLATE_TEST_DATABASE_URL,
 as the template's tests), wrk (Debian package `wrk`), uv, a Python of --python-version; a
@@ -38,18 +38,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench import bakes, container, database, loadgen, servers
+from tools import container_engine
+from tools.database import throwaway_database
+from tools.machine import TEMPLATE_DIR, project_env
+
 BENCH_DIR = Path(__file__).resolve().parent
-sys.path.insert(0, str(BENCH_DIR.parent))
-
-import bakes  # noqa: E402
-import container  # noqa: E402
-import database  # noqa: E402
-import loadgen  # noqa: E402
-import servers  # noqa: E402
-
-from tests import container_engine  # noqa: E402
-from tests.bake import TEMPLATE_DIR, project_env  # noqa: E402
-from tests.database import throwaway_database  # noqa: E402
 
 APPS_DIR = BENCH_DIR / "apps"
 ITEMS_SCRIPT = APPS_DIR / "items.lua"

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.bake import free_port  # bench/run.py puts the template repository on sys.path
+from tools.machine import free_port
 
 HOST = "127.0.0.1"
 START_TIMEOUT = 60.0

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
-import shutil
-import socket
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-TEMPLATE_DIR = Path(__file__).resolve().parents[1]
+from tools.commands import attempt
+
+# Re-exported: the tiers import the machine's facts from here.
+from tools.machine import TEMPLATE_DIR as TEMPLATE_DIR
+from tools.machine import admin_database_url as admin_database_url
+from tools.machine import free_port as free_port
+from tools.machine import project_env as project_env
+from tools.machine import python_for as python_for
+from tools.machine import uv_binary as uv_binary
 
 # The supported Pythons, as cookiecutter.json gives them to the hooks (and cruft records them).
 PYTHON_VERSIONS: tuple[str, ...] = tuple(
@@ -42,29 +47,6 @@ def combination_params(combinations: list[dict[str, str]]) -> list:
     ]
 
 
-def python_for(version: str) -> str:
-    """An interpreter path for uv: pyenv's shims fail outside a folder that pins the version."""
-    found = shutil.which(f"python{version}")
-    pyenv = shutil.which("pyenv")
-    if pyenv:
-        prefix = subprocess.run(
-            [pyenv, "prefix", version], capture_output=True, text=True, check=False
-        ).stdout.strip()
-        candidate = Path(prefix) / "bin" / f"python{version}"
-        if prefix and candidate.exists():
-            return str(candidate)
-    if found:
-        return found
-    raise LookupError(f"no Python {version} found")
-
-
-def uv_binary() -> str:
-    found = shutil.which("uv")
-    if found is None:
-        raise LookupError("uv is not on PATH: run the tests with `uv run pytest`")
-    return found
-
-
 @dataclass(frozen=True)
 class Baked:
     """A baked project and the environment its tools run in."""
@@ -74,40 +56,10 @@ class Baked:
     env: dict[str, str]
 
     def run(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            list(args),
-            cwd=self.path,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+        return attempt(args, self.path, self.env, timeout)
 
     def uv(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
         return self.run(uv_binary(), *args, timeout=timeout)
-
-
-def project_env(python_version: str, uv_cache: Path, extra: dict[str, str] | None = None) -> dict:
-    env = {
-        k: v for k, v in os.environ.items() if k not in {"VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT"}
-    }
-    env.update(
-        {
-            "UV_PYTHON_DOWNLOADS": "never",
-            "UV_PYTHON": python_for(python_version),
-            "UV_CACHE_DIR": str(uv_cache),
-            "TEST_DATABASE_URL": admin_database_url(),
-        }
-    )
-    env.update(extra or {})
-    return env
-
-
-def admin_database_url() -> str:
-    """The server the template's tests use; tests create and drop their own databases on it."""
-    default = "postgresql://postgres@127.0.0.1:5432/postgres"
-    return os.environ.get("TEMPLATE_TEST_DATABASE_URL", default)
 
 
 def fake_tool(bin_dir: Path, name: str, log: Path) -> None:
@@ -115,10 +67,3 @@ def fake_tool(bin_dir: Path, name: str, log: Path) -> None:
     script = bin_dir / name
     script.write_text(f'#!/bin/sh\necho "{name} $*" >> "{log}"\nexit 1\n')
     script.chmod(0o755)
-
-
-def free_port() -> int:
-    """A TCP port on loopback that nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])

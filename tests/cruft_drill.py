@@ -10,6 +10,9 @@ import subprocess
 from pathlib import Path
 
 from tests.bake import TEMPLATE_DIR, fake_tool
+from tools.commands import attempt as attempt
+from tools.commands import run as run
+from tools.machine import tool as tool
 
 GIT_IDENTITY = {
     "GIT_AUTHOR_NAME": "Template Tests",
@@ -39,32 +42,6 @@ def drill_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env.update(GIT_IDENTITY)
     env.update(extra or {})
     return env
-
-
-def run(
-    args: list[str], cwd: Path, env: dict[str, str], timeout: float = 600
-) -> subprocess.CompletedProcess[str]:
-    """Run a command that must succeed; its output is in the failure message."""
-    result = attempt(args, cwd, env, timeout)
-    assert result.returncode == 0, (
-        f"{args}: exit {result.returncode}\n{result.stdout}\n{result.stderr}"
-    )
-    return result
-
-
-def attempt(
-    args: list[str], cwd: Path, env: dict[str, str], timeout: float = 600
-) -> subprocess.CompletedProcess[str]:
-    """Run a command that may fail; the caller reads the exit code."""
-    return subprocess.run(
-        args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
-    )
-
-
-def tool(name: str) -> str:
-    found = shutil.which(name)
-    assert found, f"{name} is not on PATH: run the tests with `uv run pytest`"
-    return found
 
 
 def git_commit_all(repo: Path, env: dict[str, str], message: str) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.bake import COMBINATIONS, Baked, combination_params, free_port
-from tests.database import throwaway_database
+from tools.database import throwaway_database
 
 # The API does not depend on the Docker or Python choice: one bake with and one without the example.
 FUZZED = [c for c in COMBINATIONS if c["python_version"] == "3.12" and c["no_docker"] == "no"]

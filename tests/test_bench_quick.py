@@ -43,7 +43,7 @@ def test_quick_benchmark_prints_every_figure() -> None:
     if shutil.which("wrk") is None:
         pytest.fail("wrk is not installed: apt-get update && apt-get install -y wrk")
     result = subprocess.run(
-        [sys.executable, str(TEMPLATE_DIR / "bench" / "run.py"), "--quick"],
+        [sys.executable, "-m", "bench.run", "--quick"],
         cwd=TEMPLATE_DIR,
         capture_output=True,
         text=True,

@@ -9,7 +9,7 @@ holds no dev tool and no secret, and a source-only change rebuilds from the depe
 One test per variant, each check a subtest: the variant's bake and stack stay on one xdist worker
 whatever the scheduler does.
 
-Where no engine answers, tests/container_engine.py provisions podman on a private socket, with
+Where no engine answers, tools/container_engine.py provisions podman on a private socket, with
 stand-ins for the base images (registries are unreachable). That proves the Dockerfile and the
 compose wiring, not the upstream base images, which only the baked project's CI builds.
 """
@@ -42,7 +42,8 @@ from tests.bake import (
     python_for,
     uv_binary,
 )
-from tests.container_engine import (
+from tests.validators import dev_requirements, requirement_name
+from tools.container_engine import (
     Engine,
     HealthcheckPump,
     base_images,
@@ -56,7 +57,6 @@ from tests.container_engine import (
     remove_images,
     run,
 )
-from tests.validators import dev_requirements, requirement_name
 
 # The default bake (docker + example) of each supported Python.
 VARIANTS = [c for c in COMBINATIONS if c["no_docker"] == "no" and c["include_example"] == "yes"]

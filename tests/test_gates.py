@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.bake import COMBINATIONS, Baked, combination_params
-from tests.database import throwaway_database
+from tools.database import throwaway_database
 
 GATES = {
     "uv lock --check": ("lock", "--check"),

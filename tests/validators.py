@@ -3,19 +3,18 @@ small readers for the Dockerfile, .dockerignore and workflow files they check.""
 
 from __future__ import annotations
 
-import json
 import re
-import shlex
-import shutil
 import subprocess
-import sys
 import tomllib
-from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
-VENV_BIN = Path(sys.executable).parent
+from tools.commands import attempt
+from tools.dockerfile import Instruction, dockerfile_stages, instructions
+from tools.machine import tool
+
+__all__ = ["Instruction", "dockerfile_stages", "instructions", "tool"]  # for the tiers
 
 # Validator -> the arguments that print its version.
 VALIDATORS: dict[str, tuple[str, ...]] = {
@@ -28,21 +27,8 @@ VALIDATORS: dict[str, tuple[str, ...]] = {
 }
 
 
-def tool(name: str) -> str:
-    """A validator from the template's venv (installed by `uv sync`), else from PATH."""
-    candidate = VENV_BIN / name
-    if candidate.exists():
-        return str(candidate)
-    found = shutil.which(name)
-    if found is None:
-        raise LookupError(f"{name} is neither in {VENV_BIN} nor on PATH")
-    return found
-
-
 def run(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        list(args), cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
-    )
+    return attempt(args, cwd, timeout=timeout)
 
 
 def requirement_name(requirement: str) -> str:
@@ -66,46 +52,6 @@ def output(result: subprocess.CompletedProcess[str]) -> str:
 
 
 # ---------------------------------------------------------------- Dockerfile
-
-
-@dataclass(frozen=True)
-class Instruction:
-    keyword: str  # upper case: FROM, RUN, COPY, ...
-    arguments: str
-
-    def exec_form(self) -> list[str]:
-        """The JSON array of an exec-form CMD/ENTRYPOINT (after any flags, for HEALTHCHECK)."""
-        return list(json.loads(self.arguments[self.arguments.index("[") :]))
-
-    def tokens(self) -> list[str]:
-        return shlex.split(self.arguments)
-
-
-def dockerfile_stages(text: str) -> list[list[Instruction]]:
-    """Instructions per build stage; continuation lines joined, comments dropped."""
-    logical: list[str] = []
-    current = ""
-    for raw in text.splitlines():
-        line = raw.strip()
-        if line.startswith("#") or not line:
-            continue
-        if line.endswith("\\"):
-            current += line[:-1] + " "
-            continue
-        logical.append(current + line)
-        current = ""
-    stages: list[list[Instruction]] = []
-    for line in logical:
-        keyword, _, arguments = line.partition(" ")
-        instruction = Instruction(keyword.upper(), arguments.strip())
-        if instruction.keyword == "FROM":
-            stages.append([])
-        stages[-1].append(instruction)
-    return stages
-
-
-def instructions(stage: list[Instruction], keyword: str) -> list[Instruction]:
-    return [item for item in stage if item.keyword == keyword]
 
 
 def copied_from_context(stage: list[Instruction]) -> list[tuple[list[str], str]]:

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from tests.bake import admin_database_url
+from tools.machine import admin_database_url
 
 
 async def _execute(statement: str) -> None:

@@ -15,7 +15,7 @@ changes none of the machine's own container settings:
     so without it health stays `starting` and `compose up --wait` hangs.
 
 Figures and workarounds: /work/shared/notes/offline-validation.md section 4.
-`python -m tests.container_engine status` lists what the private store holds; `clean` deletes it.
+`python -m tools.container_engine status` lists what the private store holds; `clean` deletes it.
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ from pathlib import Path
 
 import yaml
 
-from tests.bake import python_for, uv_binary
-from tests.validators import dockerfile_stages, instructions, tool
+from tools.dockerfile import dockerfile_stages, instructions
+from tools.machine import python_for, tool, uv_binary
 
 CACHE_DIR = Path(
     os.environ.get("FASTAPI_TEMPLATE_STANDIN_CACHE", "/var/cache/fastapi-template-standins")
@@ -378,7 +378,7 @@ def recipe_for(reference: str) -> Standin:
         match = re.fullmatch(r"(?:(\d+\.\d+\.\d+)-)?python(\d+\.\d+)-([a-z]+)-slim", tag)
         if match:
             return Standin(reference, "uv-python", match[3], match[2], match[1] or "")
-    raise ValueError(f"no stand-in recipe for {reference}: add one to tests/container_engine.py")
+    raise ValueError(f"no stand-in recipe for {reference}: add one to tools/container_engine.py")
 
 
 def debian_mirror() -> str:
