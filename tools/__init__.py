@@ -1,2 +1,2 @@
 """What the template's tests and its benchmark both need from the machine: the template's paths,
-Pythons and tools, throwaway databases, a container engine, commands run through plumbum."""
+Pythons and tools, throwaway databases, a container engine, the commands they run."""
