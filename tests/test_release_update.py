@@ -97,8 +97,9 @@ def apply_step(step: str, project: Path, tools: dict[str, str]) -> list[str]:
 
 
 def example_line(project: Path, name: str) -> str:
+    """The setting's line in .env.example, as it stands there (commented out or not)."""
     lines = (project / ".env.example").read_text(encoding="utf-8").splitlines()
-    found = [line for line in lines if line.startswith(f"{name}=")]
+    found = [line for line in lines if re.match(rf"#? ?{name}=", line)]
     assert found, f".env.example has no {name}= line, which CHANGELOG.md says to copy"
     return found[0]
 
@@ -226,3 +227,14 @@ def test_every_gate_is_green_after_the_manual_steps(updated: Updated) -> None:
 def test_cruft_check_is_green_after_the_update(updated: Updated) -> None:
     result = cruft_in(updated.project, drill_env(), "check")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_apply_step_does_what_the_line_names_and_refuses_prose(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("", encoding="utf-8")
+    (tmp_path / ".env.example").write_text("# OTEL_X=1\nA=2\n", encoding="utf-8")
+    assert apply_step("nothing to do (first release).", tmp_path, {}) == []
+    step = "copy `A` and `OTEL_X` from `.env.example` into `.env`, and add `B=3`."
+    assert apply_step(step, tmp_path, {}) == ["A", "OTEL_X", "B=3"]
+    assert (tmp_path / ".env").read_text(encoding="utf-8") == "A=2\n# OTEL_X=1\nB=3\n"
+    with pytest.raises(AssertionError, match="cannot apply"):
+        apply_step("restart the pods by hand.", tmp_path, {})
