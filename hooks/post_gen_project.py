@@ -31,7 +31,8 @@ CONTEXT_URLENCODED = "{{ cookiecutter | tojson | urlencode }}"
 
 Context = dict[str, object]
 MODE_VARIABLE = "FASTAPI_TEMPLATE_MODE"
-MODES = ("production-default", "local-no-docker", "offline-smoke", "render-only")
+# The same in both hooks: "auto" detects the mode, any other value chooses it.
+MODES = ("auto", "production-default", "local-no-docker", "offline-smoke", "render-only")
 
 
 def load_context() -> Context:
@@ -311,7 +312,7 @@ def choose_mode(context: Context) -> tuple[str, str]:
         has_python = python_for_uv(uv, version)
     else:
         has_python = uv is not None
-    if requested in MODES:
+    if requested != "auto" and requested in MODES:
         return requested, f"chosen by {MODE_VARIABLE}"
     return decide_mode(uv is not None, has_python, no_docker, version)
 

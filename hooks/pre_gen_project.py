@@ -41,6 +41,7 @@ TYPED_URLENCODED = "{{ (_cookiecutter if _cookiecutter is defined else {}) | toj
 # {% raw %} From here on Jinja copies the file unchanged.
 
 MODE_VARIABLE = "FASTAPI_TEMPLATE_MODE"
+# The same in both hooks: "auto" detects the mode, any other value chooses it.
 MODES = ("auto", "production-default", "local-no-docker", "offline-smoke", "render-only")
 ASYNC_SCHEME = "postgresql+asyncpg"
 SYNC_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg2")

@@ -154,6 +154,10 @@ def test_the_hooks_twin_helpers_are_identical(name: str) -> None:
     assert inspect.getsource(getattr(pre, name)) == inspect.getsource(getattr(post, name))
 
 
+def test_the_hooks_know_the_same_modes_by_the_same_variable() -> None:
+    assert (pre.MODE_VARIABLE, pre.MODES) == (post.MODE_VARIABLE, post.MODES)
+
+
 @pytest.mark.parametrize(
     ("has_uv", "has_python", "no_docker", "engine"),
     list(itertools.product([True, False], [True, False], ["yes", "no"], [True, False])),
@@ -263,3 +267,19 @@ def test_unrendered_hooks_exit_2_with_a_message(
     assert hook(name).main() == 2
     assert "must be rendered by cookiecutter first" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("requested", "expected"),
+    [
+        ("auto", ("offline-smoke", "uv is not on PATH")),
+        ("local-no-docker", ("local-no-docker", "chosen by FASTAPI_TEMPLATE_MODE")),
+        ("render-only", ("render-only", "chosen by FASTAPI_TEMPLATE_MODE")),
+    ],
+)
+def test_the_mode_variable_chooses_and_auto_detects(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, requested: str, expected: tuple[str, str]
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no uv, no pyenv
+    monkeypatch.setenv(post.MODE_VARIABLE, requested)
+    assert post.choose_mode(VALID) == expected
