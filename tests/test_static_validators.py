@@ -85,10 +85,10 @@ def test_dockerfile_builds_a_lean_non_root_image(baked: Baked) -> None:
     runs = [item.arguments for stage in stages for item in instructions(stage, "RUN")]
     dependency_layer = next(line for line in runs if "--no-install-project" in line)
     assert "uv sync --locked" in dependency_layer
-    assert "--no-dev" in dependency_layer
+    assert "--no-default-groups" in dependency_layer
     for target in re.findall(r"target=([^\s,]+)", dependency_layer):
         assert target.startswith("/"), target
-    assert any("--no-editable" in line and "--no-dev" in line for line in runs)
+    assert any("--no-editable" in line and "--no-default-groups" in line for line in runs)
     # Runtime: numeric non-root user, healthcheck buildah accepts, exec-form serve command.
     user = instructions(runtime, "USER")[-1].arguments.split(":")[0]
     assert user.isdigit()
