@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -31,6 +32,7 @@ PROJECT = Path.cwd()
 MODULE = str(CONTEXT["module_name"])
 PYTHON_VERSION = str(CONTEXT["python_version"])
 MODES = ("production-default", "local-no-docker", "offline-smoke", "render-only")
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 # Pruning is data: which paths belong to which option value.
 PRUNE: dict[tuple[str, str], tuple[str, ...]] = {
@@ -70,17 +72,25 @@ def prune() -> list[str]:
 
 
 def write_env_file() -> None:
-    """`.env` holds the only copy of the database password; git and Docker ignore it."""
+    """`.env` holds the only copy of the database password; git and Docker ignore it. The password
+    is made here, never typed at bake time: cruft records every answer in `.cruft.json`."""
     url = urllib.parse.urlsplit(str(CONTEXT["database_url"]))
+    password = secrets.token_urlsafe(24)  # URL-safe: compose and DATABASE_URL use it as is
+    database_url = url
+    if CONTEXT["no_docker"] == "no" and url.hostname in LOCAL_HOSTS:
+        # The compose database, published on this machine, is created with this password.
+        database_url = url._replace(netloc=f"{url.username}:{password}@{url.netloc.split('@')[-1]}")
     lines = [
         "# Local settings; never commit this file (see .env.example for every setting).",
-        f"DATABASE_URL={CONTEXT['database_url']}",
+        f"DATABASE_URL={database_url.geturl()}",
     ]
+    if database_url.password is None:
+        lines.insert(1, "# Add your server's password if it needs one: user:PASSWORD@host.")
     if CONTEXT["no_docker"] == "no":
         lines += [
             "# The compose stack's database container, and the URL the API uses in it.",
             f"POSTGRES_USER={url.username or ''}",
-            f"POSTGRES_PASSWORD={url.password or ''}",
+            f"POSTGRES_PASSWORD={password}",
             f"POSTGRES_DB={url.path.lstrip('/')}",
         ]
     (PROJECT / ".env").write_text("\n".join(lines) + "\n", encoding="utf-8")
