@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -33,6 +34,7 @@ Context = dict[str, object]
 MODE_VARIABLE = "FASTAPI_TEMPLATE_MODE"
 # The same in both hooks: "auto" detects the mode, any other value chooses it.
 MODES = ("auto", "production-default", "local-no-docker", "offline-smoke", "render-only")
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
 def load_context() -> Context:
@@ -82,17 +84,25 @@ def prune(project: Path, context: Context) -> list[str]:
 
 
 def write_env_file(project: Path, context: Context) -> None:
-    """`.env` holds the only copy of the database password; git and Docker ignore it."""
+    """`.env` holds the only copy of the database password; git and Docker ignore it. The password
+    is made here, never typed at bake time: cruft records every answer in `.cruft.json`."""
     url = urllib.parse.urlsplit(str(context["database_url"]))
+    password = secrets.token_urlsafe(24)  # URL-safe: compose and DATABASE_URL use it as is
+    database_url = url
+    if context["no_docker"] == "no" and url.hostname in LOCAL_HOSTS:
+        # The compose database, published on this machine, is created with this password.
+        database_url = url._replace(netloc=f"{url.username}:{password}@{url.netloc.split('@')[-1]}")
     lines = [
         "# Local settings; never commit this file (see .env.example for every setting).",
-        f"DATABASE_URL={context['database_url']}",
+        f"DATABASE_URL={database_url.geturl()}",
     ]
+    if database_url.password is None:
+        lines.insert(1, "# Add your server's password if it needs one: user:PASSWORD@host.")
     if context["no_docker"] == "no":
         lines += [
             "# The compose stack's database container, and the URL the API uses in it.",
             f"POSTGRES_USER={url.username or ''}",
-            f"POSTGRES_PASSWORD={url.password or ''}",
+            f"POSTGRES_PASSWORD={password}",
             f"POSTGRES_DB={url.path.lstrip('/')}",
         ]
     (project / ".env").write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -102,10 +112,13 @@ def write_env_file(project: Path, context: Context) -> None:
 
 
 def is_rerender(context: Context, project_dir: str) -> bool:
-    """No environment work: render-only, or a cruft render (no `_output_dir`) into a fresh
-    temporary folder, as `cruft update` makes. Identical in both hooks."""
-    if os.environ.get(MODE_VARIABLE) == "render-only":
-        return True
+    """No environment work: render-only, or a `cruft update` render. Identical in both hooks."""
+    return os.environ.get(MODE_VARIABLE) == "render-only" or is_cruft_update(context, project_dir)
+
+
+def is_cruft_update(context: Context, project_dir: str) -> bool:
+    """A cruft render (no `_output_dir`) into a fresh temporary folder, as `cruft update` makes.
+    Identical in both hooks."""
     if "_output_dir" in context:
         return False
     parent = os.path.dirname(project_dir)

@@ -157,14 +157,14 @@ def check_description(value: str, _context: Context) -> list[str]:
     return reasons
 
 
-def check_database_url(value: str, _context: Context) -> list[str]:
+def check_database_url(value: str, context: Context) -> list[str]:
     if not value:
         return ["is empty"]
     if any(char.isspace() or unicodedata.category(char) == "Cc" for char in value):
         return ["contains whitespace or control characters"]
     scheme, separator, rest = value.partition("://")
     if not separator or not rest:
-        return ["is not a URL of the form postgresql+asyncpg://user:password@host:port/database"]
+        return ["is not a URL of the form postgresql+asyncpg://user@host:port/database"]
     reasons = []
     if scheme in SYNC_SCHEMES:
         reasons.append(
@@ -177,33 +177,38 @@ def check_database_url(value: str, _context: Context) -> list[str]:
         )
     if "?" in rest or "#" in rest:
         reasons.append(
-            "contains '?' or '#' (query strings and fragments are not supported, and a user "
-            "name or password may only use letters, digits and . _ ~ -: set any other "
-            "password in .env after baking)"
+            "contains '?' or '#' (query strings and fragments are not supported, and a "
+            "password does not belong here: the bake writes one into .env)"
         )
         return reasons
     # With no '?' or '#' left, this is how urllib.parse.urlsplit cuts the rest, minus the
     # differences between Python versions.
     netloc, slash, path = rest.partition("/")
-    reasons += check_credentials(netloc) + check_host_and_port(netloc.rpartition("@")[2])
+    # A project baked before passwords were refused keeps its answer through `cruft update`.
+    refuse_password = not is_cruft_update(context, os.getcwd())
+    reasons += check_credentials(netloc, refuse_password)
+    reasons += check_host_and_port(netloc.rpartition("@")[2])
     reasons += check_database_name(slash + path)
     return reasons
 
 
-def check_credentials(netloc: str) -> list[str]:
+def check_credentials(netloc: str, refuse_password: bool = True) -> list[str]:
     userinfo, at, _ = netloc.rpartition("@")
     user, _, password = userinfo.partition(":")
     if not at or not user:
-        return ["has no user name (postgresql+asyncpg://user:password@host/database)"]
-    plain = (
-        "may only use letters, digits and . _ ~ - (so that docker compose can use it without "
-        "URL-encoding: use such a password here and set any other password in .env after baking)"
-    )
+        return ["has no user name (postgresql+asyncpg://user@host/database)"]
     reasons = []
     if not URL_UNRESERVED.fullmatch(user):
-        reasons.append(f"the user name {plain}")
-    if password and not URL_UNRESERVED.fullmatch(password):
-        reasons.append(f"the password {plain}")
+        reasons.append(
+            "the user name may only use letters, digits and . _ ~ - (so that docker compose can "
+            "use it without URL-encoding)"
+        )
+    if password and refuse_password:
+        reasons.append(
+            "holds a password, and cruft records every answer in .cruft.json, which is "
+            "committed: leave it out (user@host); the bake writes a random local password into "
+            ".env (git-ignored), which is also where your own server's password goes"
+        )
     return reasons
 
 
@@ -219,7 +224,7 @@ def check_host_and_port(hostport: str) -> list[str]:
         host_ok, has_port = bool(HOST_NAME.fullmatch(host)), bool(has_port_text)
     reasons = []
     if not host:
-        reasons.append("has no host (postgresql+asyncpg://user:password@localhost/database)")
+        reasons.append("has no host (postgresql+asyncpg://user@localhost/database)")
     elif not host_ok:
         reasons.append(f"has an invalid host {host!r}")
     if has_port and not (PORT.fullmatch(port) and 1 <= int(port) <= 65535):
@@ -300,13 +305,17 @@ def example_description(value: object, _context: Context) -> str:
 def example_database_url(value: object, context: Context) -> str:
     if isinstance(value, str):
         scheme, separator, rest = value.partition("://")
-        candidate = f"{ASYNC_SCHEME}://{rest}"
-        if separator and scheme in SYNC_SCHEMES and not check_database_url(candidate, context):
+        netloc, slash, path = rest.partition("/")
+        userinfo, at, hostport = netloc.rpartition("@")
+        # The same URL with the asyncpg driver and without its password.
+        candidate = f"{ASYNC_SCHEME}://{userinfo.partition(':')[0]}{at}{hostport}{slash}{path}"
+        known = scheme in (*SYNC_SCHEMES, ASYNC_SCHEME)
+        if separator and known and not check_database_url(candidate, context):
             return candidate
     module_name = context.get("module_name")
     if not (isinstance(module_name, str) and is_valid("module_name", module_name, context)):
         module_name = example_module_name(module_name, context)
-    return f"{ASYNC_SCHEME}://app:app@localhost:5432/{module_name}"
+    return f"{ASYNC_SCHEME}://app@localhost:5432/{module_name}"
 
 
 def check_kubernetes(value: str, context: Context) -> list[str]:
@@ -724,10 +733,13 @@ def preflight(context: Context) -> None:
 
 
 def is_rerender(context: Context, project_dir: str) -> bool:
-    """No environment work: render-only, or a cruft render (no `_output_dir`) into a fresh
-    temporary folder, as `cruft update` makes. Identical in both hooks."""
-    if os.environ.get(MODE_VARIABLE) == "render-only":
-        return True
+    """No environment work: render-only, or a `cruft update` render. Identical in both hooks."""
+    return os.environ.get(MODE_VARIABLE) == "render-only" or is_cruft_update(context, project_dir)
+
+
+def is_cruft_update(context: Context, project_dir: str) -> bool:
+    """A cruft render (no `_output_dir`) into a fresh temporary folder, as `cruft update` makes.
+    Identical in both hooks."""
     if "_output_dir" in context:
         return False
     parent = os.path.dirname(project_dir)

@@ -1,5 +1,7 @@
 """Fuzz tier: schemathesis generates requests from the baked service's own OpenAPI schema and
-sends them to the production server command on a migrated database: no request may get a 5xx."""
+sends them to the production server command on a migrated database, with all its default checks:
+no server error, and every status, header, content type and body is the one the document declares
+(an undocumented status such as 400 for an undecodable body fails it)."""
 
 from __future__ import annotations
 
@@ -15,9 +17,6 @@ import pytest
 
 from tests.bake import COMBINATIONS, Baked, combination_params, free_port
 from tools.database import throwaway_database
-
-# The API does not depend on the Docker or Python choice: one bake with and one without the example.
-FUZZED = [c for c in COMBINATIONS if c["python_version"] == "3.12" and c["no_docker"] == "no"]
 
 
 def module_of(baked: Baked) -> str:
@@ -66,8 +65,8 @@ def served(baked: Baked, tmp_path) -> Iterator[str]:
                 server.wait(timeout=10)
 
 
-@pytest.mark.parametrize("baked", combination_params(FUZZED), indirect=True)
-def test_no_generated_request_gets_a_server_error(served: str, tmp_path) -> None:
+@pytest.mark.parametrize("baked", combination_params(COMBINATIONS), indirect=True)
+def test_every_answer_conforms_to_the_openapi_document(served: str, tmp_path) -> None:
     schemathesis = shutil.which("schemathesis")
     assert schemathesis, "schemathesis is a dev dependency of the template"
     result = subprocess.run(
@@ -75,8 +74,6 @@ def test_no_generated_request_gets_a_server_error(served: str, tmp_path) -> None
             schemathesis,
             "run",
             f"{served}/openapi.json",
-            "--checks",
-            "not_a_server_error",
             "--max-examples",
             "25",
             "--max-time",

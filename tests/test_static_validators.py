@@ -78,15 +78,15 @@ def test_dockerfile_builds_a_lean_non_root_image(baked: Baked) -> None:
     stages = dockerfile_stages((baked.path / "Dockerfile").read_text())
     runtime = stages[-1]
     python = baked.context["python_version"]
-    assert runtime[0].arguments.startswith(f"python:{python}-slim-bookworm")
+    assert runtime[0].arguments.startswith(f"python:{python}-slim-trixie")
     # Dependencies in their own cached layer, with absolute bind-mount targets (buildah).
     runs = [item.arguments for stage in stages for item in instructions(stage, "RUN")]
     dependency_layer = next(line for line in runs if "--no-install-project" in line)
     assert "uv sync --locked" in dependency_layer
-    assert "--no-dev" in dependency_layer
+    assert "--no-default-groups" in dependency_layer
     for target in re.findall(r"target=([^\s,]+)", dependency_layer):
         assert target.startswith("/"), target
-    assert any("--no-editable" in line and "--no-dev" in line for line in runs)
+    assert any("--no-editable" in line and "--no-default-groups" in line for line in runs)
     # Runtime: numeric non-root user, healthcheck buildah accepts, exec-form serve command.
     user = instructions(runtime, "USER")[-1].arguments.split(":")[0]
     assert user.isdigit()
@@ -306,23 +306,71 @@ def test_template_ci_runs_the_suite_on_every_supported_python() -> None:
         assert gate in commands, gate
 
 
+# Actions that publish no moving major tag (setup-uv since v8): pinned to a full release instead.
+FULL_VERSION_ONLY = {"astral-sh/setup-uv"}
+
+
+def action_pins(workflow_root: Path) -> dict[str, set[str]]:
+    pins: dict[str, set[str]] = {}
+    for path in sorted((workflow_root / ".github/workflows").glob("*.yml")):
+        for step in steps(load_yaml(path)):
+            action, _, ref = str(step.get("uses", "")).partition("@")
+            if action:
+                pins.setdefault(action, set()).add(ref)
+    return pins
+
+
+@pytest.mark.parametrize("where", ["template", "baked"])
+def test_actions_are_pinned_to_tags_dependabot_moves(render, where: str) -> None:
+    root = TEMPLATE_DIR if where == "template" else render(project_name="pins-check")
+    pins = action_pins(root)
+    assert "actions/checkout" in pins
+    assert "astral-sh/setup-uv" in pins
+    for action, refs in pins.items():
+        assert len(refs) == 1, f"{action} is pinned to several versions: {refs}"
+        (ref,) = refs
+        shape = r"v\d+\.\d+\.\d+" if action in FULL_VERSION_ONLY else r"v\d+"
+        assert re.fullmatch(shape, ref), f"{action}@{ref}: expected a tag like {shape}"
+
+
+@pytest.mark.parametrize("where", ["template", "baked"])
+def test_dependabot_groups_minor_and_patch_per_ecosystem(render, where: str) -> None:
+    root = TEMPLATE_DIR if where == "template" else render(project_name="groups-check")
+    updates = load_yaml(root / ".github/dependabot.yml")["updates"]
+    assert {update["package-ecosystem"] for update in updates} >= {"uv", "github-actions"}
+    for update in updates:
+        groups = update.get("groups", {})
+        assert [group["update-types"] for group in groups.values()] == [["minor", "patch"]], update[
+            "package-ecosystem"
+        ]
+
+
 # ---------------------------------------------------------------- secrets
-
-
-SECRET = "Sup3rSecretPw"  # noqa: S105 - a marker to search the rendered files for
 
 
 @pytest.mark.parametrize("no_docker", ["no", "yes"])
 def test_database_password_lands_only_in_dot_env(render, no_docker: str) -> None:
+    """The bake generates the local password (a typed one is refused: cruft would record it)."""
     path = render(
         project_name="secret-check",
         no_docker=no_docker,
-        database_url=f"postgresql+asyncpg://svc:{SECRET}@db.internal:5432/orders",
+        kubernetes="no" if no_docker == "yes" else "yes",
+        database_url="postgresql+asyncpg://svc@localhost:5432/orders",
     )
+    env = dict(
+        line.split("=", 1)
+        for line in (path / ".env").read_text().splitlines()
+        if "=" in line and not line.startswith("#")
+    )
+    if no_docker == "yes":
+        assert env["DATABASE_URL"] == "postgresql+asyncpg://svc@localhost:5432/orders"
+        return
+    secret = env["POSTGRES_PASSWORD"]
+    assert env["DATABASE_URL"] == f"postgresql+asyncpg://svc:{secret}@localhost:5432/orders"
     holders = {
         file.relative_to(path).as_posix()
         for file in path.rglob("*")
-        if file.is_file() and SECRET.encode() in file.read_bytes()
+        if file.is_file() and secret.encode() in file.read_bytes()
     }
     assert holders == {".env"}
 

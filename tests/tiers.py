@@ -23,6 +23,8 @@ TIERS: dict[str, str] = {
     "test_hooks_unit.py": "unit",
     "test_inputs.py": "unit",
     "test_kubernetes.py": "static",
+    "test_lowest_direct.py": "gates",
+    "test_no_secret_committed.py": "cruft",
     "test_nonroot_smoke.py": "smoke",
     "test_pre_gen_validation.py": "hooks",
     "test_release_update.py": "cruft",

@@ -38,8 +38,15 @@ def requirement_name(requirement: str) -> str:
 
 
 def dev_requirements(project: Path) -> set[str]:
+    """Every dependency group's requirements (dev tools, the embedded PostgreSQL): none of them
+    belongs in the image."""
     pyproject = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
-    return {requirement_name(item) for item in pyproject["dependency-groups"]["dev"]}
+    return {
+        requirement_name(item)
+        for group in pyproject["dependency-groups"].values()
+        for item in group
+        if isinstance(item, str)
+    }
 
 
 def module_name(project: Path) -> str:

@@ -361,7 +361,7 @@ def host_release() -> str:
     for line in Path("/etc/os-release").read_text(encoding="utf-8").splitlines():
         if line.startswith("VERSION_CODENAME="):
             return line.split("=", 1)[1].strip('"')
-    return "bookworm"
+    return "trixie"
 
 
 def recipe_for(reference: str) -> Standin:
@@ -615,7 +615,8 @@ exec "$@"
 
 def postgres_image(engine: Engine, standin: Standin) -> str:
     """postgres:*: the same rootfs + Debian's PostgreSQL and an entrypoint honouring
-    POSTGRES_USER/PASSWORD/DB; pg_isready on PATH. Its major is the release's (15 on bookworm)."""
+    POSTGRES_USER/PASSWORD/DB; pg_isready on PATH. Its major is the release's (15 on bookworm,
+    17 on trixie)."""
     base = debian_image(engine, standin.release)
     label = key("postgres", base, PG_ENTRYPOINT)
     if image_label(engine, standin.reference) == label:

@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     forwarded_allow_ips: str = "127.0.0.1"
     access_log: bool = True
 
+    # Larger request bodies answer 413 before they are read whole (1 MiB by default).
+    max_request_body_bytes: int = Field(default=1024 * 1024, ge=1)
+
     # Comma-separated origins allowed to call the API from a browser; empty = no CORS headers.
     cors_origins: Annotated[list[str], NoDecode] = []
 

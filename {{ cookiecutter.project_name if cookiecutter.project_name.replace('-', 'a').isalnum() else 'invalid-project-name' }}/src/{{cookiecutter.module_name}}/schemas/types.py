@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, Field
 
 # PostgreSQL's bigint: ids and offsets beyond it are a 422, not a database error (a 500).
 BIGINT_MAX = 2**63 - 1
@@ -21,4 +21,10 @@ def storable_in_postgres(value: str) -> str:
     return value
 
 
-PostgresText = Annotated[str, AfterValidator(storable_in_postgres)]
+# The pattern tells the OpenAPI document (and its clients) that NUL is refused; the validator
+# still does the refusing, with its own message.
+PostgresText = Annotated[
+    str,
+    Field(json_schema_extra={"pattern": r"^[^\x00]*$"}),
+    AfterValidator(storable_in_postgres),
+]

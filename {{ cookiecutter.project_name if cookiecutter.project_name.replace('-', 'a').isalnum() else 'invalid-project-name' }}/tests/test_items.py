@@ -63,6 +63,13 @@ async def test_create_rejects_text_postgres_cannot_store(
     assert response.status_code == status.HTTP_422_UNPROCESSABLE_CONTENT
 
 
+async def test_the_openapi_document_says_nul_is_refused(client: AsyncClient) -> None:
+    """Else a client (or a schema-driven fuzzer) sends NUL in good faith and gets a 422."""
+    schema = (await client.get("/openapi.json")).json()["components"]["schemas"]["ItemCreate"]
+    name, description = schema["properties"]["name"], schema["properties"]["description"]
+    assert name["pattern"] == description["anyOf"][0]["pattern"] == "^[^\\x00]*$"
+
+
 @pytest.mark.parametrize(
     ("path", "params"),
     [("/items/9223372036854775808", {}), ("/items", {"offset": 2**63})],

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query, status
 from sqlalchemy import bindparam, select
 
+from {{ cookiecutter.module_name }}.api.errors import ErrorResponse
 from {{ cookiecutter.module_name }}.db.session import (
     SessionDep,
     SessionFactoryDep,
@@ -39,7 +40,10 @@ async def create_item(payload: ItemCreate, session: SessionDep) -> ItemRead:
     return ItemRead.model_validate(item)
 
 
-@router.get("/{item_id}", responses={status.HTTP_404_NOT_FOUND: {"description": "No such item"}})
+@router.get(
+    "/{item_id}",
+    responses={status.HTTP_404_NOT_FOUND: {"model": ErrorResponse, "description": "No such item"}},
+)
 async def get_item(
     item_id: Annotated[int, Path(ge=-BIGINT_MAX - 1, le=BIGINT_MAX)], sessions: SessionFactoryDep
 ) -> ItemRead:
