@@ -6,6 +6,8 @@ import uuid
 
 import asyncpg
 import pytest
+from fastapi import status
+from httpx import ASGITransport, AsyncClient
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -16,7 +18,7 @@ from {{ cookiecutter.module_name }}.db.missing_database import (
     log_if_database_is_missing,
 )
 from {{ cookiecutter.module_name }}.main import create_app
-from tests.postgres import asyncpg_dsn
+from tests.postgres import PROJECT_ROOT, asyncpg_dsn
 
 SAFE_URL = "postgresql+asyncpg://svc:Xq7-long-random@db:5432/app"
 
@@ -42,6 +44,22 @@ async def test_a_missing_database_is_one_line_naming_the_command(
     assert "does not exist" in messages[0]
     assert CREATE_COMMAND in messages[0]
     assert caplog.records[0].exc_info is None  # no traceback
+
+
+async def test_readiness_says_the_database_does_not_exist(admin_url: URL) -> None:
+    settings = Settings(
+        database_url=url_of(admin_url, f"missing_{uuid.uuid4().hex[:12]}"),
+        environment="test",
+        alembic_config=PROJECT_ROOT / "alembic.ini",
+    )
+    app = create_app(settings)
+    async with (
+        app.router.lifespan_context(app),
+        AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as http,
+    ):
+        response = await http.get("/readyz")
+    assert response.status_code == status.HTTP_503_SERVICE_UNAVAILABLE
+    assert response.json()["reason"] == "the database does not exist"
 
 
 async def test_an_existing_database_logs_nothing(
