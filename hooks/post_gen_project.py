@@ -465,6 +465,80 @@ def git_init(project: Path) -> None:
     subprocess.run([git, "init", "-q", str(project)], check=False, capture_output=True)
 
 
+# ---------------------------------------------------------------- the first week
+
+
+def development_database_steps(report: Report, uv: str, module: str, installed: bool) -> None:
+    """Create and migrate the database in DATABASE_URL (`.env`) when its server lets us, so the
+    README's `uv run alembic upgrade head` and the server work at once. A server that does not
+    answer or refuses is a skip with the command to run later, never a failed bake."""
+    create_module = f"{module}.db.create_database"
+    steps = [
+        Step("create development db", [uv, "run", "--locked", "python", "-m", create_module]),
+        Step("migrate development db", [uv, "run", "--locked", "alembic", "upgrade", "head"]),
+    ]
+    reason = "" if installed else "dependencies are not installed (uv lock/sync did not pass)"
+    for step in steps:
+        if reason:
+            report.skip(step, reason)
+            continue
+        execute(step, report.project, tool_env(), 120)
+        if step.status != "passed":
+            step.status = "skipped"  # its reason is the server's answer
+            reason = "the development database is not there"
+        report.steps.append(step)
+
+
+def git_in(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    git = shutil.which("git") or "git"
+    return subprocess.run(
+        [git, "-C", str(project), *args], capture_output=True, text=True, check=False
+    )
+
+
+def git_identity(project: Path) -> bool:
+    """Whether a commit gets a configured author (never git's guess from the host name)."""
+    name = git_in(project, "config", "user.name").stdout.strip() or os.environ.get(
+        "GIT_AUTHOR_NAME"
+    )
+    email = git_in(project, "config", "user.email").stdout.strip() or os.environ.get(
+        "GIT_AUTHOR_EMAIL"
+    )
+    return bool(name and email)
+
+
+def first_commit(report: Report, project: Path) -> None:
+    """Commit the baked project (`cruft update` needs a commit to diff against) when git has an
+    identity; otherwise the report says what to run. Never in a repository the user already had."""
+    message = "Bake the project from fastapi-service-template"
+    later = ["git", "add", "-A", "&&", "git", "commit", "-m", f"'{message}'"]
+    step = Step("first git commit", later)
+    if shutil.which("git") is None:
+        report.skip(step, "git is not installed")
+        return
+    top = git_in(project, "rev-parse", "--show-toplevel")
+    if top.returncode != 0 or Path(top.stdout.strip()).resolve() != project.resolve():
+        report.skip(step, "the project is inside another git repository: commit it there")
+        return
+    if git_in(project, "rev-parse", "--verify", "-q", "HEAD").returncode == 0:
+        report.skip(step, "the repository already has commits")
+        return
+    if not git_identity(project):
+        report.skip(step, "git has no identity: git config --global user.name/user.email")
+        return
+    started = time.monotonic()
+    result = git_in(project, "add", "-A")
+    if result.returncode == 0:
+        result = git_in(project, "commit", "-q", "--no-verify", "-m", message)
+    step.seconds = time.monotonic() - started
+    if result.returncode == 0:
+        step.status = "passed"
+        report.steps.append(step)
+    else:
+        last = result.stderr.strip().splitlines()[-1:] or [f"exit {result.returncode}"]
+        report.skip(step, last[0][:300])
+
+
 def run_checklist(project: Path, context: Context) -> Report:
     mode, why = choose_mode(context)
     report = Report(project, mode, why)
@@ -473,6 +547,9 @@ def run_checklist(project: Path, context: Context) -> Report:
     else:
         installed = uv_steps(report)
         quality_steps(report, installed)
+        development_database_steps(
+            report, find_uv() or "uv", str(context["module_name"]), installed
+        )
         if mode == "production-default":
             container_steps(report, str(context["project_name"]))
     report.next_steps = next_steps(project, context)
@@ -507,6 +584,7 @@ def main() -> int:
         print(f"Pruned by the options: {', '.join(removed)}")
     git_init(project)
     report = run_checklist(project, context)
+    first_commit(report, project)
     report.print()
     report_path = os.environ.get("FASTAPI_TEMPLATE_REPORT")
     if report_path:

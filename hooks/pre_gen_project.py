@@ -428,7 +428,17 @@ def rerun(problems: list[Problem], context: Context) -> str:
     ]
     template = context.get("_template")
     template = template if isinstance(template, str) and template else "<template>"
+    if "_output_dir" not in context:  # cruft create renders without it
+        return cruft_rerun(environment, template, settings)
     words = [*environment, "cookiecutter", template, "--no-input", *settings]
+    return " ".join(shlex.quote(word) for word in words)
+
+
+def cruft_rerun(environment: list[str], template: str, settings: list[str]) -> str:
+    """The same fix as a `cruft create` command: cruft takes the values as JSON."""
+    values = dict(setting.split("=", 1) for setting in settings)
+    words = [*environment, "cruft", "create", template, "--no-input"]
+    words += ["--extra-context", json.dumps(values)]
     return " ".join(shlex.quote(word) for word in words)
 
 

@@ -9,7 +9,8 @@ import subprocess
 from pathlib import Path
 
 from tests.bake import TEMPLATE_DIR, admin_database_url, fake_tool, python_for
-from tests.cruft_drill import drill_env, template_repo
+from tests.cruft_drill import GIT_IDENTITY, drill_env, template_repo
+from tests.database import throwaway_database
 
 CONTAINER_STEPS = {"docker build", "docker compose up", "docker compose ps", "smoke request"}
 
@@ -70,13 +71,16 @@ def test_local_no_docker_runs_every_check_for_real(tmp_path: Path) -> None:
     """Through the entry point users use: cookiecutter given a git repository of the template
     (a local one stands in for gh:org/repo), which it clones."""
     repository = template_repo(tmp_path / "template", drill_env())
-    project, report, output = bake(
-        tmp_path,
-        {"UV_PYTHON": python_for("3.12")},
-        "no_docker=yes",
-        "include_example=no",
-        template=f"git+file://{repository}",
-    )
+    with throwaway_database() as database_url:
+        # An empty database stands in for a development database the hook would create.
+        project, report, output = bake(
+            tmp_path,
+            {"UV_PYTHON": python_for("3.12"), **GIT_IDENTITY},
+            "no_docker=yes",
+            "include_example=no",
+            f"database_url={database_url}",
+            template=f"git+file://{repository}",
+        )
     assert (tmp_path / "clones" / "template" / ".git").is_dir()
     assert report["mode"] == "local-no-docker"
     expected = {
@@ -87,6 +91,9 @@ def test_local_no_docker_runs_every_check_for_real(tmp_path: Path) -> None:
         "mypy --strict",
         "pytest",
         "alembic upgrade head",
+        "create development db",
+        "migrate development db",
+        "first git commit",
     }
     assert statuses(report) == dict.fromkeys(expected, "passed")
     # The independent checks ran at the same time: each started before the others ended.
@@ -95,7 +102,9 @@ def test_local_no_docker_runs_every_check_for_real(tmp_path: Path) -> None:
     assert max(s["started"] for s in together) < min(s["started"] + s["seconds"] for s in together)
     assert (project / "uv.lock").is_file()
     assert (project / ".venv").is_dir()
-    assert "7 passed, 0 failed, 0 skipped" in output
+    assert "10 passed, 0 failed, 0 skipped" in output
+    log = subprocess.run(["git", "log", "--format=%s"], cwd=project, capture_output=True, text=True)
+    assert log.stdout == "Bake the project from fastapi-service-template\n"
 
 
 def test_without_uv_the_mode_is_offline_smoke_and_nothing_unrun_passes(tmp_path: Path) -> None:
@@ -105,18 +114,24 @@ def test_without_uv_the_mode_is_offline_smoke_and_nothing_unrun_passes(tmp_path:
         found = shutil.which(tool)
         assert found
         (bin_dir / tool).symlink_to(found)
-    project, report, output = bake(tmp_path, {"PATH": str(bin_dir)})
+    # And git without an identity: no commit, the report says what to run; the bake succeeds.
+    project, report, output = bake(
+        tmp_path, {"PATH": str(bin_dir), "GIT_CONFIG_GLOBAL": os.devnull}
+    )
     assert report["mode"] == "offline-smoke"
     assert "uv" in report["why"]
     steps = statuses(report)
     assert steps.pop("compileall src") == "passed"
     assert steps.pop("Docker artefacts present") == "passed"
     assert set(steps.values()) == {"skipped"}
-    assert {"uv lock", "pytest", "mypy --strict"} <= set(steps)
+    assert {"uv lock", "pytest", "mypy --strict", "first git commit"} <= set(steps)
     for step in report["steps"]:
-        if step["status"] == "skipped":
+        if step["status"] == "skipped" and step["name"] != "first git commit":
             assert step["reason"]
             assert step["command"][0] == "uv"
+    commit = next(step for step in report["steps"] if step["name"] == "first git commit")
+    assert "identity" in commit["reason"]
+    assert "run later: git add -A && git commit -m" in output
     assert not (project / ".venv").exists()
     assert not (project / "uv.lock").exists()
     assert "run later: uv run pytest" in output
@@ -146,6 +161,7 @@ def test_without_the_package_index_nothing_after_the_lock_passes(tmp_path: Path)
         "UV_OFFLINE": "1",
         "UV_CACHE_DIR": str(tmp_path / "empty-cache"),
         "UV_PYTHON": python_for("3.12"),
+        "GIT_CONFIG_GLOBAL": os.devnull,  # no identity: the first commit is skipped too
     }
     _, report, output = bake(tmp_path, env, "no_docker=yes")
     steps = statuses(report)

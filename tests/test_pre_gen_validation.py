@@ -713,7 +713,8 @@ def test_cruft_render_with_bad_values_still_fails_cleanly(
         run_pre_gen(sandbox, _commit="0" * 40, no_docker="maybe", _template=None)
     err = capfd.readouterr().err
     assert_names(err, "no_docker", "maybe")
-    assert "cookiecutter '<template>' --no-input no_docker=no" in err
+    # cruft takes the values as JSON, not as cookiecutter's key=value words.
+    assert """cruft create '<template>' --no-input --extra-context '{"no_docker": "no"}'""" in err
 
 
 # ---------------------------------------------------------------- the rendered hook itself

@@ -31,3 +31,8 @@ def throwaway_database() -> Iterator[str]:
         yield urlunsplit(parts._replace(scheme="postgresql+asyncpg", path=f"/{name}"))
     finally:
         asyncio.run(_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def drop_database(name: str) -> None:
+    """Drop a database a test made by other means (a bake's development database)."""
+    asyncio.run(_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -2,14 +2,18 @@
 
 Migrations run under a PostgreSQL advisory lock, so migrators started at the same moment (several
 replicas, a job retried) apply each revision once: the others wait, then find nothing to do.
+New revisions are numbered 0001, 0002, ... (`alembic revision --rev-id` still wins).
 """
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from logging.config import fileConfig
 
 from alembic import context
+from alembic.operations.ops import MigrationScript
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import pool, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -18,6 +22,10 @@ from {{ cookiecutter.module_name }} import models  # noqa: F401  (registers ever
 from {{ cookiecutter.module_name }}.core.config import Settings, get_settings
 from {{ cookiecutter.module_name }}.db.base import Base
 from {{ cookiecutter.module_name }}.db.migrations import MIGRATION_LOCK_ID
+from {{ cookiecutter.module_name }}.db.missing_database import (
+    is_missing_database,
+    missing_database_message,
+)
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logging", True):
@@ -55,6 +63,23 @@ def migration_lock(connection: Connection, current: Settings) -> Iterator[None]:
         connection.commit()
 
 
+def next_revision_id(existing: Iterable[str]) -> str:
+    """One more than the highest numeric revision id, four digits: 0003 after 0002."""
+    numbers = [int(revision) for revision in existing if revision.isdigit()]
+    return f"{max(numbers, default=0) + 1:04d}"
+
+
+def sequential_revision_id(
+    _context: MigrationContext, _revision: object, directives: list[MigrationScript]
+) -> None:
+    """Alembic's process_revision_directives hook: a new revision gets the next number."""
+    if getattr(config.cmd_opts, "rev_id", None):
+        return  # the author chose one
+    scripts = ScriptDirectory.from_config(config)
+    for directive in directives:
+        directive.rev_id = next_revision_id(s.revision for s in scripts.walk_revisions())
+
+
 def configure(connection: Connection | None = None, url: str | None = None) -> None:
     context.configure(
         connection=connection,
@@ -63,13 +88,21 @@ def configure(connection: Connection | None = None, url: str | None = None) -> N
         compare_type=True,
         compare_server_default=True,
         literal_binds=connection is None,
+        process_revision_directives=sequential_revision_id,
     )
 
 
 def run_migrations_offline() -> None:
-    """Emit SQL to stdout (`alembic upgrade head --sql`) without a database."""
-    configure(url=settings().database_url.get_secret_value())
+    """Emit SQL to stdout (`alembic upgrade head --sql`) without a database, under the same
+    timeouts as an online run (so the SQL says so, and the migration linter sees them)."""
+    current = settings()
+    configure(url=current.database_url.get_secret_value())
     with context.begin_transaction():
+        for name, seconds in (
+            ("lock_timeout", current.migration_lock_timeout_seconds),
+            ("statement_timeout", current.migration_statement_timeout_seconds),
+        ):
+            context.execute(f"SET {name} = {milliseconds(seconds)}")
         context.run_migrations()
 
 
@@ -90,7 +123,17 @@ async def run_async_migrations() -> None:
         await engine.dispose()
 
 
+def run_migrations_online() -> None:
+    try:
+        asyncio.run(run_async_migrations())
+    except Exception as error:
+        if is_missing_database(error):
+            message = missing_database_message(settings().database_url.get_secret_value())
+            raise SystemExit(message) from None
+        raise
+
+
 if context.is_offline_mode():
     run_migrations_offline()
 else:
-    asyncio.run(run_async_migrations())
+    run_migrations_online()

@@ -4,6 +4,7 @@ models, and be safe to start from several places at once."""
 import asyncio
 import io
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -70,14 +71,80 @@ def test_migrations_pass_the_ddl_linter(tmp_path: Path) -> None:
     command.upgrade(config, f"{first}:head", sql=True)
     script = tmp_path / "migrations.sql"
     script.write_text(sql.getvalue())
-    squawk = Path(sys.executable).parent / "squawk"
-    result = subprocess.run(  # noqa: S603 - the project's own squawk on a file it wrote
-        [str(squawk), str(script)],
+    result = squawk(script)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def squawk(script: Path) -> subprocess.CompletedProcess[str]:
+    """The project's squawk with the project's configuration (.squawk.toml)."""
+    return subprocess.run(  # noqa: S603 - the project's own squawk on a file it wrote
+        [
+            str(Path(sys.executable).parent / "squawk"),
+            f"--config={PROJECT_ROOT / '.squawk.toml'}",
+            "--reporter=gcc",
+            str(script),
+        ],
         capture_output=True,
         text=True,
         check=False,
     )
+
+
+# Under the timeouts alembic/env.py sets (its offline SQL states them, as here).
+TIMEOUTS = "SET lock_timeout = 10000;\nSET statement_timeout = 600000;\n"
+HAZARDS = {
+    "require-concurrent-index-creation": "CREATE INDEX ix_parent_name ON parent (name);",
+    "adding-required-field": "ALTER TABLE parent ADD COLUMN sku text NOT NULL;",
+    "changing-column-type": "ALTER TABLE parent ALTER COLUMN name TYPE varchar(100);",
+    "adding-foreign-key-constraint": (
+        "ALTER TABLE child ADD CONSTRAINT fk_child_parent FOREIGN KEY (parent_id) "
+        "REFERENCES parent (id);"
+    ),
+}
+
+
+@pytest.mark.parametrize("rule", HAZARDS)
+def test_the_ddl_linter_still_flags_real_hazards(tmp_path: Path, rule: str) -> None:
+    """.squawk.toml turns off matters of taste only: DDL that blocks or rewrites a busy table
+    still fails the tests."""
+    script = tmp_path / "hazard.sql"
+    script.write_text(f"BEGIN;\n{TIMEOUTS}{HAZARDS[rule]}\nCOMMIT;\n")
+    result = squawk(script)
+    assert result.returncode != 0
+    assert rule in result.stdout + result.stderr
+
+
+def test_a_new_table_with_a_foreign_key_passes_the_ddl_linter(tmp_path: Path) -> None:
+    """What a first migration usually adds: 32-bit keys, a serial id, a foreign key, an index on
+    the new table. Nothing here can block other sessions."""
+    script = tmp_path / "child.sql"
+    script.write_text(
+        f"BEGIN;\n{TIMEOUTS}"
+        "CREATE TABLE child (id SERIAL NOT NULL, parent_id INTEGER NOT NULL, "
+        "name VARCHAR(50) NOT NULL, CONSTRAINT pk_child PRIMARY KEY (id), "
+        "CONSTRAINT fk_child_parent_id_parent FOREIGN KEY(parent_id) REFERENCES parent (id));\n"
+        "CREATE INDEX ix_child_parent_id ON child (parent_id);\nCOMMIT;\n"
+    )
+    result = squawk(script)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_new_revisions_are_numbered_in_sequence(database_url: str, tmp_path: Path) -> None:
+    """`alembic revision --autogenerate` names the next revision after the head: 0003 after
+    0002 (alembic/env.py), as the revisions committed here are named."""
+    scripts = tmp_path / "alembic"
+    shutil.copytree(PROJECT_ROOT / "alembic", scripts)
+    config = alembic_config(database_url)
+    config.set_main_option("script_location", str(scripts))
+    config.set_main_option("hooks", "")  # no formatting of a file that is thrown away
+    head = SCRIPT.get_current_head()
+    assert head is not None
+    assert head.isdigit()
+    written = command.revision(config, message="next", autogenerate=True)
+    assert not isinstance(written, list)
+    assert written is not None
+    assert written.revision == f"{int(head) + 1:04d}"
+    assert written.down_revision == head
 
 
 def test_there_is_a_single_head() -> None:

@@ -1,5 +1,6 @@
 """Application factory and the ASGI app that uvicorn serves."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -16,6 +17,7 @@ from {{ cookiecutter.module_name }}.api.routes.health import add_probe_routes
 from {{ cookiecutter.module_name }}.core.config import Settings, get_settings
 from {{ cookiecutter.module_name }}.core.logging import configure_logging
 from {{ cookiecutter.module_name }}.db.migrations import expected_revision
+from {{ cookiecutter.module_name }}.db.missing_database import log_if_database_is_missing
 from {{ cookiecutter.module_name }}.db.session import create_engine, create_session_factory
 
 
@@ -30,13 +32,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.session_factory = create_session_factory(engine)
         app.state.expected_revision = expected_revision(settings.alembic_config)
+        url = settings.database_url.get_secret_value()
+        check = None
+        if settings.environment == "development":  # a fresh clone: say what is left to set up
+            check = asyncio.create_task(log_if_database_is_missing(engine, url))
         try:
             yield
         finally:
+            if check is not None:
+                check.cancel()
             await engine.dispose()
 
+    docs = settings.api_docs_enabled
     app = FastAPI(
-        title=settings.app_name, debug=settings.debug, lifespan=lifespan, responses=ERROR_RESPONSES
+        title=settings.app_name,
+        debug=settings.debug,
+        lifespan=lifespan,
+        responses=ERROR_RESPONSES,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
     )
     install_error_handlers(app)
     if settings.cors_origins:

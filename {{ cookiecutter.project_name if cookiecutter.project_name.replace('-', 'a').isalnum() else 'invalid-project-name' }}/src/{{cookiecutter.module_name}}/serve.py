@@ -4,12 +4,24 @@ On SIGTERM uvicorn stops accepting connections, lets in-flight requests finish f
 SHUTDOWN_GRACE_SECONDS, then runs the lifespan's shutdown (the engine is disposed).
 """
 
+import os
+from pathlib import Path
+
 import uvicorn
 from pydantic import ValidationError
 
 from {{ cookiecutter.module_name }}.core.config import Settings, get_settings
 
 APP = "{{ cookiecutter.module_name }}.main:app"
+# src/{{ cookiecutter.module_name }}/serve.py -> the project folder, when run from a checkout.
+CHECKOUT = Path(__file__).resolve().parents[2]
+
+
+def enter_project_folder() -> None:
+    """Run from a checkout, the server reads `.env` and `alembic.ini` from its project folder
+    wherever it was started; an installed package (the image) keeps the working directory."""
+    if (CHECKOUT / "alembic.ini").is_file() and (CHECKOUT / "pyproject.toml").is_file():
+        os.chdir(CHECKOUT)
 
 
 def settings_or_exit() -> Settings:
@@ -26,6 +38,7 @@ def settings_or_exit() -> Settings:
 
 
 def run(app: str = APP) -> None:
+    enter_project_folder()
     settings = settings_or_exit()
     uvicorn.run(
         app,

@@ -20,6 +20,8 @@ class Settings(BaseSettings):
     app_name: str = "{{ cookiecutter.project_name }}"
     environment: Literal["development", "test", "production"] = "development"
     debug: bool = False
+    # /docs, /redoc and /openapi.json; unset: on, except in production.
+    api_docs: bool | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # Empty: JSON lines in production, readable lines elsewhere.
     log_format: Literal["json", "console", ""] = ""
@@ -54,6 +56,10 @@ class Settings(BaseSettings):
     migration_lock_wait_seconds: float = Field(default=300.0, gt=0)
     migration_lock_timeout_seconds: float = Field(default=10.0, gt=0)
     migration_statement_timeout_seconds: float = Field(default=600.0, gt=0)
+
+    @property
+    def api_docs_enabled(self) -> bool:
+        return self.environment != "production" if self.api_docs is None else self.api_docs
 
     @property
     def effective_log_format(self) -> Literal["json", "console"]:

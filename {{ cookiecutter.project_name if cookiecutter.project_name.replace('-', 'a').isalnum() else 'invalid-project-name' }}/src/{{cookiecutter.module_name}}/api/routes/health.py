@@ -7,6 +7,7 @@ from fastapi import FastAPI, Request, Response, status
 from pydantic import BaseModel
 
 from {{ cookiecutter.module_name }}.db.migrations import database_revision
+from {{ cookiecutter.module_name }}.db.missing_database import is_missing_database
 from {{ cookiecutter.module_name }}.db.session import EngineDep
 
 
@@ -40,6 +41,8 @@ async def readiness(request: Request, engine: EngineDep, response: Response) -> 
         current = None
     except Exception as exc:  # any failure means "not ready"
         reason = f"database error: {type(exc).__name__}"
+        if is_missing_database(exc):
+            reason = "the database does not exist"
         current = None
     else:
         if expected is None:
