@@ -33,7 +33,6 @@ from tests.cruft_drill import (
     template_repo,
     with_stand_ins,
 )
-from tests.database import drop_database
 from tests.user_session import (
     Transcript,
     answer_through_a_pty,
@@ -44,8 +43,9 @@ from tests.user_session import (
     wait_for,
     wait_for_text,
 )
+from tools.database import drop_database
 
-pytestmark = [pytest.mark.gates, pytest.mark.xdist_group("first-week")]
+pytestmark = pytest.mark.xdist_group("first-week")
 
 PYTHON = "3.12"  # the default input
 MODULE = "my_service"  # module of the default project_name, my-service

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tests.bake import TEMPLATE_DIR, admin_database_url, fake_tool, python_for
 from tests.cruft_drill import GIT_IDENTITY, drill_env, template_repo
-from tests.database import throwaway_database
+from tools.database import throwaway_database
 
 CONTAINER_STEPS = {"docker build", "docker compose up", "docker compose ps", "smoke request"}
 

@@ -24,7 +24,7 @@ VALID = {
     "module_name": "orders_api",
     "description": "Orders.",
     "python_version": "3.12",
-    "database_url": "postgresql+asyncpg://app:app@localhost:5432/orders_api",
+    "database_url": "postgresql+asyncpg://app@localhost:5432/orders_api",
     "include_example": "yes",
     "no_docker": "no",
     "kubernetes": "yes",
@@ -54,7 +54,7 @@ def test_a_valid_context_has_no_problem() -> None:
         ("description", 'say "hi"', "must not contain"),
         ("description", "two\nlines", "single line"),
         ("database_url", "postgresql://app:app@localhost/db", "needs the asyncpg driver"),
-        ("database_url", "postgresql+asyncpg://app:p@ss@localhost/db", "the password may only"),
+        ("database_url", "postgresql+asyncpg://app:secret@localhost/db", "holds a password"),
         ("database_url", "postgresql+asyncpg://app@localhost:99999/db", "from 1 to 65535"),
         ("database_url", "postgresql+asyncpg://app@localhost", "no database name"),
         ("include_example", "Yes", "must be 'yes' or 'no'"),
@@ -88,16 +88,21 @@ def test_examples_stay_close_to_the_value_given() -> None:
     assert pre.example_python_version("python3.13", VALID) == "3.13"
     assert pre.example_yes_no("no")("TRUE", {}) == "yes"
     url = pre.example_database_url("postgresql://a:b@db:5432/orders", VALID)
-    assert url == "postgresql+asyncpg://a:b@db:5432/orders"
+    assert url == "postgresql+asyncpg://a@db:5432/orders"
 
 
 def test_all_problems_in_one_message_with_a_command_to_run_again() -> None:
     context = {**VALID, "project_name": "Orders API", "no_docker": "maybe", "_template": "gh:o/t"}
     problems = pre.validate(context, {})
     assert [problem.name for problem in problems] == ["project_name", "no_docker"]
-    message = pre.failure_message(problems, context)
+    message = pre.failure_message(problems, {**context, "_output_dir": "."})
     assert message.startswith("Cannot generate the project: 2 inputs are invalid.")
     assert message.endswith("cookiecutter gh:o/t --no-input project_name=orders-api no_docker=no")
+    # cruft renders without `_output_dir`, and takes the values as JSON
+    assert pre.failure_message(problems, context).endswith(
+        """cruft create gh:o/t --no-input --extra-context '{"project_name": "orders-api", """
+        """"no_docker": "no"}'"""
+    )
 
 
 def test_a_bad_mode_variable_is_a_problem_too(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -137,11 +142,18 @@ def test_prune_removes_what_the_options_exclude(tmp_path: Path) -> None:
 def test_env_file_holds_the_url_and_the_compose_database(tmp_path: Path, no_docker: str) -> None:
     post.write_env_file(tmp_path, {**VALID, "no_docker": no_docker})
     lines = (tmp_path / ".env").read_text(encoding="utf-8").splitlines()
-    assert f"DATABASE_URL={VALID['database_url']}" in lines
-    compose = ["POSTGRES_USER=app", "POSTGRES_PASSWORD=app", "POSTGRES_DB=orders_api"]
-    assert [line for line in lines if line.startswith("POSTGRES_")] == (
-        compose if no_docker == "no" else []
-    )
+    settings = dict(line.split("=", 1) for line in lines if "=" in line and line[0] != "#")
+    if no_docker == "yes":  # the user's own server: its password is theirs to add
+        assert settings == {"DATABASE_URL": VALID["database_url"]}
+        return
+    password = settings["POSTGRES_PASSWORD"]
+    assert len(password) >= 32  # generated at bake time, never typed
+    assert settings == {
+        "DATABASE_URL": f"postgresql+asyncpg://app:{password}@localhost:5432/orders_api",
+        "POSTGRES_USER": "app",
+        "POSTGRES_PASSWORD": password,
+        "POSTGRES_DB": "orders_api",
+    }
 
 
 # ---------------------------------------------------------------- modes: one rule, two hooks

@@ -18,6 +18,7 @@ TIERS: dict[str, str] = {
     "test_containers.py": "containers",
     "test_cruft_rerender.py": "cruft",
     "test_cruft_update.py": "cruft",
+    "test_first_week.py": "gates",
     "test_gates.py": "gates",
     "test_hooks_modes.py": "hooks",
     "test_hooks_unit.py": "unit",
