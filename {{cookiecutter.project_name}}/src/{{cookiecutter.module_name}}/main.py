@@ -1,11 +1,13 @@
 """Application factory and the ASGI app that uvicorn serves."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from {{ cookiecutter.module_name }}.api.database_errors import install_database_error_handlers
 from {{ cookiecutter.module_name }}.api.errors import ERROR_RESPONSES, install_error_handlers
 from {{ cookiecutter.module_name }}.api.request_id import RequestIdMiddleware
 {%- if cookiecutter.include_example == "yes" %}
@@ -15,7 +17,7 @@ from {{ cookiecutter.module_name }}.api.routes.health import add_probe_routes
 from {{ cookiecutter.module_name }}.core.config import Settings, get_settings
 from {{ cookiecutter.module_name }}.core.logging import configure_logging
 from {{ cookiecutter.module_name }}.db.migrations import expected_revision
-from {{ cookiecutter.module_name }}.db.session import create_engine, create_session_factory
+from {{ cookiecutter.module_name }}.db.session import Database
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -24,20 +26,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_engine(settings)
+        database = Database(settings)
         app.state.settings = settings
-        app.state.engine = engine
-        app.state.session_factory = create_session_factory(engine)
-        app.state.expected_revision = expected_revision(settings.alembic_config)
+        app.state.database = database
+        # Off the start-up path: /readyz awaits it (record 0017).
+        head = asyncio.create_task(asyncio.to_thread(expected_revision, settings.alembic_config))
+        app.state.expected_revision = head
         try:
             yield
         finally:
-            await engine.dispose()
+            await head
+            await database.dispose()
 
     app = FastAPI(
         title=settings.app_name, debug=settings.debug, lifespan=lifespan, responses=ERROR_RESPONSES
     )
     install_error_handlers(app)
+    install_database_error_handlers(app)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
