@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Annotated, Any, Self
 
 from fastapi import Depends, Request
-from sqlalchemy import RowMapping, event, exc
+from sqlalchemy import Connection, RowMapping, event, exc
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -106,11 +106,9 @@ class Database:
         self, statement: Executable, parameters: Mapping[str, Any] | None
     ) -> Sequence[RowMapping]:
         if self._connection is not None:
-            result = await self._connection.execute(statement, parameters)
-            return result.mappings().all()
+            return await self._connection.run_sync(_fetch_all, statement, parameters)
         async with self._engine.connect() as connection:
-            result = await connection.execute(statement, parameters)
-            return result.mappings().all()
+            return await connection.run_sync(_fetch_all, statement, parameters)
 
     async def _take_a_read_slot(self) -> None:
         if not self._read_slots.locked():  # a free slot: no timeout to set up
@@ -122,6 +120,14 @@ class Database:
         except TimeoutError:
             msg = f"no database connection for a read within {self._read_wait_seconds:g} s"
             raise exc.TimeoutError(msg) from None
+
+
+def _fetch_all(
+    connection: Connection, statement: Executable, parameters: Mapping[str, Any] | None
+) -> Sequence[RowMapping]:
+    """Execute and fetch in one call to SQLAlchemy's synchronous core (`run_sync`), where
+    `await connection.execute(...)` takes two: 40 µs less per read (record 0017)."""
+    return connection.execute(statement, parameters).mappings().all()
 
 
 def _create_engine(settings: Settings) -> AsyncEngine:
