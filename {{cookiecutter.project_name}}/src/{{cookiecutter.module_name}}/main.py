@@ -7,7 +7,6 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from {{ cookiecutter.module_name }}.api.database_errors import install_database_error_handlers
 from {{ cookiecutter.module_name }}.api.errors import ERROR_RESPONSES, install_error_handlers
 from {{ cookiecutter.module_name }}.api.request_id import RequestIdMiddleware
 {%- if cookiecutter.include_example == "yes" %}
@@ -42,7 +41,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title=settings.app_name, debug=settings.debug, lifespan=lifespan, responses=ERROR_RESPONSES
     )
     install_error_handlers(app)
-    install_database_error_handlers(app)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
