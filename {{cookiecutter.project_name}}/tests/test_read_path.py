@@ -119,3 +119,18 @@ async def test_a_read_on_a_dropped_connection_runs_again_on_a_fresh_one(
         second = await database.read_one(BACKEND)
         assert second is not None
         assert second["pid"] != first["pid"]
+
+
+async def test_a_cancelled_read_gives_its_connection_back(open_database: DatabaseFactory) -> None:
+    # A request that times out or whose client leaves cancels its read halfway.
+    async with open_database(
+        db_pool_size=1, db_max_overflow=0, db_pool_timeout_seconds=2.0
+    ) as database:
+        slow = asyncio.create_task(database.read_one(text("SELECT pg_sleep(5)")))
+        await asyncio.sleep(0.2)  # the read is running on the only connection
+        slow.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await slow
+        answer = await database.read_one(text("SELECT 41 + 1 AS n"))
+        assert answer is not None
+        assert answer["n"] == 42

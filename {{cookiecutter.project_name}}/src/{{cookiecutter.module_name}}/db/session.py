@@ -107,8 +107,15 @@ class Database:
     ) -> Sequence[RowMapping]:
         if self._connection is not None:
             return await self._connection.run_sync(_fetch_all, statement, parameters)
-        async with self._engine.connect() as connection:
+        # Not `async with engine.connect()`: on exit it runs close() in a task of its own, so
+        # that a cancellation cannot abandon the close halfway (60 µs per read, record 0017).
+        # Closing an autocommit connection does no I/O (no transaction to roll back): there is
+        # no point at which a cancellation could land, and nothing to protect.
+        connection = await self._engine.connect()
+        try:
             return await connection.run_sync(_fetch_all, statement, parameters)
+        finally:
+            await connection.close()
 
     async def _take_a_read_slot(self) -> None:
         if not self._read_slots.locked():  # a free slot: no timeout to set up
