@@ -7,10 +7,10 @@ from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy import pool
 from sqlalchemy.engine import URL
-from sqlalchemy.ext.asyncio import AsyncConnection, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from {{ cookiecutter.module_name }}.core.config import Settings
-from {{ cookiecutter.module_name }}.db.session import get_session_factory
+from {{ cookiecutter.module_name }}.db.session import Database, get_database
 from {{ cookiecutter.module_name }}.main import create_app
 from tests.postgres import PROJECT_ROOT, migrate, postgres_server, throwaway_database
 
@@ -62,13 +62,15 @@ async def connection(database_url: str) -> AsyncIterator[AsyncConnection]:
 
 
 @pytest.fixture
-async def app(settings: Settings, connection: AsyncConnection) -> AsyncIterator[FastAPI]:
+def database(settings: Settings, connection: AsyncConnection) -> Database:
+    """The application's data access, inside the test's transaction: nothing outlives the test."""
+    return Database.in_transaction(connection, settings)
+
+
+@pytest.fixture
+async def app(settings: Settings, database: Database) -> AsyncIterator[FastAPI]:
     application = create_app(settings)
-    # Sessions commit to a SAVEPOINT inside the outer transaction, so nothing outlives the test.
-    factory = async_sessionmaker(
-        bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
-    )
-    application.dependency_overrides[get_session_factory] = lambda: factory
+    application.dependency_overrides[get_database] = lambda: database
     async with application.router.lifespan_context(application):
         yield application
 

@@ -1,5 +1,6 @@
 import time
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 from fastapi import status
@@ -104,3 +105,14 @@ async def test_readiness_answers_503_when_the_schema_is_behind(schema_behind: As
     assert body["code_revision"] == head
     assert body["database_revision"] != head
     assert f"the code expects {head}" in body["reason"]
+
+
+async def test_readiness_answers_503_when_the_migration_head_is_unknown(
+    settings: Settings, tmp_path: Path
+) -> None:
+    wrong = settings.model_copy(update={"alembic_config": tmp_path / "missing.ini"})
+    async for http in serve(wrong):
+        response = await http.get("/readyz")
+        assert response.status_code == status.HTTP_503_SERVICE_UNAVAILABLE
+        assert "ALEMBIC_CONFIG" in response.json()["reason"]
+        assert response.json()["code_revision"] is None

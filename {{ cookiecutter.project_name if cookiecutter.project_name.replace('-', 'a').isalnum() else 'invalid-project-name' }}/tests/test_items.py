@@ -80,3 +80,63 @@ async def test_numbers_beyond_bigint_answer_422(
 ) -> None:
     response = await client.get(path, params=params)
     assert response.status_code == status.HTTP_422_UNPROCESSABLE_CONTENT
+
+
+async def create(client: AsyncClient, name: str, description: str | None = None) -> int:
+    response = await client.post("/items", json={"name": name, "description": description})
+    assert response.status_code == status.HTTP_201_CREATED
+    item_id: int = response.json()["id"]
+    return item_id
+
+
+async def test_list_filters_by_exact_name(client: AsyncClient) -> None:
+    wanted = await create(client, "wanted")
+    await create(client, "other")
+    response = await client.get("/items", params={"name": "wanted"})
+    assert [item["id"] for item in response.json()] == [wanted]
+
+
+async def test_patch_changes_only_the_fields_sent(client: AsyncClient) -> None:
+    item_id = await create(client, "before", "kept")
+    response = await client.patch(f"/items/{item_id}", json={"name": "after"})
+    assert response.status_code == status.HTTP_200_OK
+    assert response.json()["name"] == "after"
+    assert response.json()["description"] == "kept"
+    cleared = await client.patch(f"/items/{item_id}", json={"description": None})
+    assert cleared.json()["description"] is None
+    assert (await client.get(f"/items/{item_id}")).json() == cleared.json()
+
+
+async def test_patch_refuses_a_null_name(client: AsyncClient) -> None:
+    item_id = await create(client, "named")
+    response = await client.patch(f"/items/{item_id}", json={"name": None})
+    assert response.status_code == status.HTTP_422_UNPROCESSABLE_CONTENT
+    assert response.json()["error"]["details"][0]["location"] == ["body", "name"]
+
+
+async def test_delete_removes_the_item(client: AsyncClient) -> None:
+    item_id = await create(client, "doomed")
+    response = await client.delete(f"/items/{item_id}")
+    assert response.status_code == status.HTTP_204_NO_CONTENT
+    assert response.content == b""
+    assert (await client.get(f"/items/{item_id}")).status_code == status.HTTP_404_NOT_FOUND
+
+
+@pytest.mark.parametrize("method", ["PATCH", "DELETE"])
+async def test_changing_a_missing_item_answers_404(client: AsyncClient, method: str) -> None:
+    response = await client.request(method, "/items/2147483647", json={"name": "x"})
+    assert response.status_code == status.HTTP_404_NOT_FOUND
+    assert response.json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"name": "a", "colour": "red"}, {"name": True}, {"name": 7}],
+    ids=["unknown-field", "bool-for-text", "int-for-text"],
+)
+async def test_create_rejects_what_the_schema_does_not_declare(
+    client: AsyncClient, body: dict[str, object]
+) -> None:
+    response = await client.post("/items", json=body)
+    assert response.status_code == status.HTTP_422_UNPROCESSABLE_CONTENT
+    assert response.json()["error"]["code"] == "validation_error"

@@ -18,7 +18,7 @@ from {{ cookiecutter.module_name }}.core.config import Settings, get_settings
 from {{ cookiecutter.module_name }}.core.logging import configure_logging
 from {{ cookiecutter.module_name }}.db.migrations import expected_revision
 from {{ cookiecutter.module_name }}.db.missing_database import log_if_database_is_missing
-from {{ cookiecutter.module_name }}.db.session import create_engine, create_session_factory
+from {{ cookiecutter.module_name }}.db.session import Database
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -27,21 +27,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_engine(settings)
+        database = Database(settings)
         app.state.settings = settings
-        app.state.engine = engine
-        app.state.session_factory = create_session_factory(engine)
-        app.state.expected_revision = expected_revision(settings.alembic_config)
-        url = settings.database_url.get_secret_value()
+        app.state.database = database
+        # Off the start-up path: /readyz awaits it (record 0017).
+        head = asyncio.create_task(asyncio.to_thread(expected_revision, settings.alembic_config))
+        app.state.expected_revision = head
         check = None
         if settings.environment == "development":  # a fresh clone: say what is left to set up
-            check = asyncio.create_task(log_if_database_is_missing(engine, url))
+            url = settings.database_url.get_secret_value()
+            check = asyncio.create_task(log_if_database_is_missing(database, url))
         try:
             yield
         finally:
             if check is not None:
                 check.cancel()
-            await engine.dispose()
+            await head
+            await database.dispose()
 
     docs = settings.api_docs_enabled
     app = FastAPI(

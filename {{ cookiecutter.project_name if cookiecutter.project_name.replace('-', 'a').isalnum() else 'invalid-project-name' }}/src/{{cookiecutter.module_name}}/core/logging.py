@@ -72,6 +72,8 @@ def configure_logging(level: str, log_format: Literal["json", "console"]) -> Non
                 "uvicorn.error": inherit,
                 "uvicorn.access": {**inherit, "propagate": not access_log_off},
                 "sqlalchemy.engine": {**inherit, "level": "WARNING"},
+                # Read at start-up for the head /readyz expects: its plugin set-up is not news.
+                "alembic": {**inherit, "level": "WARNING"},
             },
         }
     )

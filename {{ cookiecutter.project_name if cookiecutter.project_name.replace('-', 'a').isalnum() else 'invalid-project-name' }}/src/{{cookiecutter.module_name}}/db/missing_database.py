@@ -4,7 +4,8 @@ for `alembic upgrade head`, and for the server started in development."""
 import logging
 
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine
+
+from {{ cookiecutter.module_name }}.db.session import Database
 
 logger = logging.getLogger(__name__)
 
@@ -34,11 +35,11 @@ def missing_database_message(database_url: str) -> str:
     )
 
 
-async def log_if_database_is_missing(engine: AsyncEngine, database_url: str) -> None:
+async def log_if_database_is_missing(database: Database, database_url: str) -> None:
     """Say so at start-up in development; any other failure is /readyz's to report."""
     try:
-        async with engine.connect():
-            pass
+        async with database.session() as session:
+            await session.connection()
     except Exception as error:  # only this failure is reported here
         if is_missing_database(error):
             logger.error(missing_database_message(database_url))  # noqa: TRY400 - one line

@@ -8,7 +8,7 @@ from pydantic import BaseModel
 
 from {{ cookiecutter.module_name }}.db.migrations import database_revision
 from {{ cookiecutter.module_name }}.db.missing_database import is_missing_database
-from {{ cookiecutter.module_name }}.db.session import EngineDep
+from {{ cookiecutter.module_name }}.db.session import DatabaseDep
 
 
 class Liveness(BaseModel):
@@ -30,12 +30,13 @@ async def liveness() -> Response:
     return Response(LIVENESS_BODY, media_type="application/json")
 
 
-async def readiness(request: Request, engine: EngineDep, response: Response) -> Readiness:
+async def readiness(request: Request, database: DatabaseDep, response: Response) -> Readiness:
     wait_seconds: float = request.app.state.settings.readiness_timeout_seconds
-    expected: str | None = request.app.state.expected_revision
+    # Read from the migration scripts in a thread the lifespan started (main.py).
+    expected: str | None = await request.app.state.expected_revision
     try:
-        async with asyncio.timeout(wait_seconds), engine.connect() as connection:
-            current = await database_revision(connection)
+        async with asyncio.timeout(wait_seconds), database.session() as session:
+            current = await database_revision(session)
     except TimeoutError:
         reason = f"database did not answer within {wait_seconds:g} s"
         current = None

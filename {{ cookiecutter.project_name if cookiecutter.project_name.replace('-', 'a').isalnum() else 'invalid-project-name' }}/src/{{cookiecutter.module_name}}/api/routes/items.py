@@ -1,63 +1,85 @@
-"""The example resource: create, read by id, list with paging.
+"""The example resource, and the pattern to copy for the next one: create, get by id, list
+(paging and a filter), partial update, delete.
 
-Writes go through a session (one transaction, committed before the response); reads are one
-statement each, without a transaction (record 0011).
+Reads that are one statement go through the `Database` (no transaction, record 0011); writes go
+through the request's session, committed before the response. Constraint violations and a
+database that is down answer in the error shape (api/errors.py).
 """
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Query, status
-from sqlalchemy import bindparam, select
+from fastapi import APIRouter, HTTPException, Path, Query, Response, status
+from sqlalchemy import bindparam, delete, select
 
-from {{ cookiecutter.module_name }}.api.errors import ErrorResponse
-from {{ cookiecutter.module_name }}.db.session import (
-    SessionDep,
-    SessionFactoryDep,
-    read_all,
-    read_one,
-)
+from {{ cookiecutter.module_name }}.api.errors import DATABASE_ERROR_RESPONSES, ErrorResponse
+from {{ cookiecutter.module_name }}.db.session import DatabaseDep, SessionDep
 from {{ cookiecutter.module_name }}.models.item import Item
-from {{ cookiecutter.module_name }}.schemas.item import ItemCreate, ItemRead
-from {{ cookiecutter.module_name }}.schemas.types import BIGINT_MAX
+from {{ cookiecutter.module_name }}.schemas.item import ItemCreate, ItemRead, ItemUpdate
+from {{ cookiecutter.module_name }}.schemas.types import BIGINT_MAX, PostgresText
 
-router = APIRouter(prefix="/items", tags=["items"])
+router = APIRouter(prefix="/items", tags=["items"], responses=DATABASE_ERROR_RESPONSES)
 
-# Built once, with bound parameters: SQLAlchemy caches the compiled SQL per statement object, so a
-# statement built inside the route would be keyed for that cache again on every request.
+ItemId = Annotated[int, Path(ge=-BIGINT_MAX - 1, le=BIGINT_MAX)]
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    status.HTTP_404_NOT_FOUND: {"model": ErrorResponse, "description": "No such item"}
+}
+
 COLUMNS = (Item.id, Item.name, Item.description, Item.created_at)
+# Built once, with a bound parameter: SQLAlchemy caches the compiled SQL per statement object,
+# so the most frequent read skips building and keying it again on every request.
 GET_ITEM = select(*COLUMNS).where(Item.id == bindparam("item_id"))
-LIST_ITEMS = (
-    select(*COLUMNS).order_by(Item.id).limit(bindparam("limit")).offset(bindparam("offset"))
-)
+
+
+def not_found(item_id: int) -> HTTPException:
+    return HTTPException(status.HTTP_404_NOT_FOUND, detail=f"item {item_id} not found")
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 async def create_item(payload: ItemCreate, session: SessionDep) -> ItemRead:
-    item = Item(name=payload.name, description=payload.description)
+    item = Item(**payload.model_dump())
     session.add(item)
     await session.flush()
-    await session.refresh(item)
+    await session.refresh(item)  # created_at comes from the database
     return ItemRead.model_validate(item)
 
 
-@router.get(
-    "/{item_id}",
-    responses={status.HTTP_404_NOT_FOUND: {"model": ErrorResponse, "description": "No such item"}},
-)
-async def get_item(
-    item_id: Annotated[int, Path(ge=-BIGINT_MAX - 1, le=BIGINT_MAX)], sessions: SessionFactoryDep
-) -> ItemRead:
-    row = await read_one(sessions, GET_ITEM, {"item_id": item_id})
+@router.get("/{item_id}", responses=NOT_FOUND)
+async def get_item(item_id: ItemId, database: DatabaseDep) -> ItemRead:
+    row = await database.read_one(GET_ITEM, {"item_id": item_id})
     if row is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"item {item_id} not found")
+        raise not_found(item_id)
     return ItemRead.model_validate(row)
 
 
 @router.get("")
 async def list_items(
-    sessions: SessionFactoryDep,
+    database: DatabaseDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0, le=BIGINT_MAX)] = 0,
+    name: Annotated[PostgresText | None, Query(description="exact name")] = None,
 ) -> list[ItemRead]:
-    rows = await read_all(sessions, LIST_ITEMS, {"limit": limit, "offset": offset})
+    statement = select(*COLUMNS).order_by(Item.id).limit(limit).offset(offset)
+    if name is not None:
+        statement = statement.where(Item.name == name)
+    rows = await database.read_all(statement)
     return [ItemRead.model_validate(row) for row in rows]
+
+
+@router.patch("/{item_id}", responses=NOT_FOUND)
+async def update_item(item_id: ItemId, payload: ItemUpdate, session: SessionDep) -> ItemRead:
+    # FOR UPDATE: a concurrent update of the same item waits for this one instead of undoing it.
+    item = await session.get(Item, item_id, with_for_update=True)
+    if item is None:
+        raise not_found(item_id)
+    for field, value in payload.model_dump(exclude_unset=True).items():
+        setattr(item, field, value)
+    await session.flush()
+    return ItemRead.model_validate(item)
+
+
+@router.delete("/{item_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
+async def delete_item(item_id: ItemId, session: SessionDep) -> Response:
+    deleted = await session.scalar(delete(Item).where(Item.id == item_id).returning(Item.id))
+    if deleted is None:
+        raise not_found(item_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
