@@ -9,7 +9,6 @@ import pytest
 from fastapi import status
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy.engine import URL
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from {{ cookiecutter.module_name }}.core.config import Settings
 from {{ cookiecutter.module_name }}.db.create_database import create_database
@@ -17,6 +16,7 @@ from {{ cookiecutter.module_name }}.db.missing_database import (
     CREATE_COMMAND,
     log_if_database_is_missing,
 )
+from {{ cookiecutter.module_name }}.db.session import Database
 from {{ cookiecutter.module_name }}.main import create_app
 from tests.postgres import PROJECT_ROOT, asyncpg_dsn
 
@@ -33,12 +33,12 @@ async def test_a_missing_database_is_one_line_naming_the_command(
     admin_url: URL, caplog: pytest.LogCaptureFixture
 ) -> None:
     url = url_of(admin_url, f"missing_{uuid.uuid4().hex[:12]}")
-    engine = create_async_engine(url)
+    database = Database(Settings(database_url=url, environment="test"))
     try:
         with caplog.at_level(logging.ERROR):
-            await log_if_database_is_missing(engine, url)
+            await log_if_database_is_missing(database, url)
     finally:
-        await engine.dispose()
+        await database.dispose()
     messages = [record.getMessage() for record in caplog.records]
     assert len(messages) == 1, messages
     assert "does not exist" in messages[0]
@@ -65,12 +65,12 @@ async def test_readiness_says_the_database_does_not_exist(admin_url: URL) -> Non
 async def test_an_existing_database_logs_nothing(
     database_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    engine = create_async_engine(database_url)
+    database = Database(Settings(database_url=database_url, environment="test"))
     try:
         with caplog.at_level(logging.DEBUG, logger="{{ cookiecutter.module_name }}"):
-            await log_if_database_is_missing(engine, database_url)
+            await log_if_database_is_missing(database, database_url)
     finally:
-        await engine.dispose()
+        await database.dispose()
     assert caplog.records == []
 
 
