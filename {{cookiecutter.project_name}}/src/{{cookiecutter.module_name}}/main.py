@@ -14,6 +14,7 @@ from {{ cookiecutter.module_name }}.api.routes import items
 from {{ cookiecutter.module_name }}.api.routes.health import add_probe_routes
 from {{ cookiecutter.module_name }}.core.config import Settings, get_settings
 from {{ cookiecutter.module_name }}.core.logging import configure_logging
+from {{ cookiecutter.module_name }}.core.telemetry import database_telemetry, telemetry_config
 from {{ cookiecutter.module_name }}.db.migrations import expected_revision
 from {{ cookiecutter.module_name }}.db.session import create_engine, create_session_factory
 
@@ -30,12 +31,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.session_factory = create_session_factory(engine)
         app.state.expected_revision = expected_revision(settings.alembic_config)
         try:
-            yield
+            async with database_telemetry(engine):
+                yield
         finally:
             await engine.dispose()
 
     app = FastAPI(
-        title=settings.app_name, debug=settings.debug, lifespan=lifespan, responses=ERROR_RESPONSES
+        title=settings.app_name,
+        debug=settings.debug,
+        lifespan=lifespan,
+        responses=ERROR_RESPONSES,
+        telemetry=telemetry_config(),
     )
     install_error_handlers(app)
     if settings.cors_origins:
