@@ -8,15 +8,20 @@ OTEL_TRACES_SAMPLER and the batch and export intervals itself. With nothing set,
 installed and every call below is skipped.
 
 This module adds the database: a span per PostgreSQL statement (asyncpg instrumentation, bound
-parameter values never recorded) and the pool's connections in use and idle as metrics.
+parameter values never recorded; `OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=asyncpg` turns them off)
+and the pool's connections in use and idle as metrics.
 """
 
+import os
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 
 from fastapi.telemetry import TelemetryConfig
 from opentelemetry import metrics, trace
 from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+from opentelemetry.instrumentation.environment_variables import (
+    OTEL_PYTHON_DISABLED_INSTRUMENTATIONS,
+)
 from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.trace import TracerProvider
@@ -47,8 +52,11 @@ async def database_telemetry(engine: AsyncEngine) -> AsyncIterator[None]:
     (by FastAPI from the OTEL_* variables, or by the team, e.g. `opentelemetry-instrument`)."""
     tracer_provider = trace.get_tracer_provider()
     instrumentor = AsyncPGInstrumentor(capture_parameters=False)  # type: ignore[no-untyped-call]
-    instrumented_here = isinstance(tracer_provider, TracerProvider) and not (
-        instrumentor.is_instrumented_by_opentelemetry
+    disabled = os.environ.get(OTEL_PYTHON_DISABLED_INSTRUMENTATIONS, "").split(",")
+    instrumented_here = (
+        isinstance(tracer_provider, TracerProvider)
+        and not instrumentor.is_instrumented_by_opentelemetry
+        and "asyncpg" not in {name.strip() for name in disabled}
     )
     if instrumented_here:
         instrumentor.instrument(tracer_provider=tracer_provider)
