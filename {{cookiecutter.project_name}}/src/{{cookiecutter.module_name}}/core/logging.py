@@ -1,6 +1,6 @@
 """One logging set-up for the app, uvicorn and SQLAlchemy: JSON lines in production, readable
 lines in development, the request id on every line logged while a request is served, and the
-trace and span ids on every line logged while an OpenTelemetry span is recording."""
+trace and span ids on every line logged while an OpenTelemetry span is active."""
 
 import json
 import logging

@@ -40,8 +40,8 @@ def telemetry_config() -> TelemetryConfig:
         "auto_configure": True,
         # Traces and metrics only: log lines go to stderr as JSON, with trace ids in them.
         "logs": False,
-        # A span per request, not four (dependencies, endpoint, serialisation): the
-        # PostgreSQL spans show where a request's time goes, at a quarter of the export cost.
+        # One span per request instead of one per step (dependencies, endpoint,
+        # serialisation): the PostgreSQL spans show where its time goes, and each span costs CPU.
         "operation_spans": False,
     }
 
