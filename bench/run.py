@@ -14,8 +14,10 @@ Figures:
 - HTTP, every app under the same uvicorn command, one worker, wrk -t1 -c32, rounds interleaved:
   /healthz of the baked service against raw ASGI, bare Starlette and minimal FastAPI; the example
   resource's get-by-id against Starlette + raw asyncpg (the limit), FastAPI + raw asyncpg (same
-  framework) and FastAPI + AsyncSession.get (the textbook stack); requests/s, p50, p99, and the
-  server process's CPU time per request; cold start to the first 200;
+  framework) and FastAPI + AsyncSession.get (the textbook stack); the baked service again with
+  OpenTelemetry exporting traces and metrics to a local OTLP/HTTP receiver the bench starts
+  (telemetry on against off); requests/s, p50, p99, and the server process's CPU time per
+  request; cold start to the first 200;
 - container: image size and rebuild time after a source-only change, where an engine answers or
   podman can be provisioned as the containers tier does (stand-in base images).
 """
@@ -42,6 +44,7 @@ from bench import bakes, container, database, loadgen, servers
 from tools import container_engine
 from tools.database import throwaway_database
 from tools.machine import TEMPLATE_DIR, project_env
+from tools.otlp_receiver import otlp_receiver
 
 BENCH_DIR = Path(__file__).resolve().parent
 
@@ -59,10 +62,12 @@ RAW_ASGI, STARLETTE, FASTAPI_MIN = "raw ASGI", "bare Starlette", "minimal FastAP
 STARLETTE_PG = "Starlette + raw asyncpg (the limit)"
 FASTAPI_PG = "FastAPI + raw asyncpg (same framework)"
 TEXTBOOK = "FastAPI + AsyncSession.get (textbook)"
+BAKED_OTEL = "baked service, telemetry exporting"
 
 TARGET_HEALTHZ = 0.9
 TARGET_ITEMS = 0.7
 TARGET_TAIL = 3.0
+TARGET_TELEMETRY = 0.8  # telemetry on keeps at least this share of get-by-id throughput
 TARGET_COLD_START = 1.0
 TARGET_RENDER = 1.0
 TARGET_GREEN = 15.0
@@ -84,6 +89,7 @@ class App:
     target: str  # uvicorn's MODULE:app
     paths: tuple[str, ...]
     baked: bool = False
+    telemetry: bool = False
 
 
 # In this order, forwards and backwards in turn: the baked service runs right after (or before)
@@ -93,11 +99,12 @@ APPS = (
     App(STARLETTE, "ref_starlette:app", (HEALTHZ, ITEMS)),
     App(FASTAPI_MIN, "ref_fastapi_min:app", (HEALTHZ,)),
     App(BAKED, f"{MODULE}.main:app", (HEALTHZ, ITEMS), baked=True),
+    App(BAKED_OTEL, f"{MODULE}.main:app", (HEALTHZ, ITEMS), baked=True, telemetry=True),
     App(FASTAPI_PG, "ref_fastapi_asyncpg:app", (ITEMS,)),
     App(TEXTBOOK, "ref_textbook:app", (ITEMS,)),
 )
-HEALTHZ_ROWS = (RAW_ASGI, STARLETTE, FASTAPI_MIN, BAKED)
-ITEMS_ROWS = (STARLETTE, FASTAPI_PG, TEXTBOOK, BAKED)
+HEALTHZ_ROWS = (RAW_ASGI, STARLETTE, FASTAPI_MIN, BAKED, BAKED_OTEL)
+ITEMS_ROWS = (STARLETTE, FASTAPI_PG, TEXTBOOK, BAKED, BAKED_OTEL)
 ITEMS_LABEL = {STARLETTE: STARLETTE_PG}
 
 
@@ -337,14 +344,21 @@ def measure_http(settings: Settings, project: Path) -> Samples:
     samples = Samples()
     logs = settings.workdir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    with throwaway_database() as url:
+    with throwaway_database() as url, otlp_receiver() as receiver:
         database.migrate(project, python, url, tool_env(settings, None))
         database.seed(database.asyncpg_dsn(url), ROWS)
         env = server_env(url)
+        # The SDK's defaults otherwise (batch size, 5 s span batches, 60 s metric exports).
+        telemetry = {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
+            "OTEL_SERVICE_NAME": MODULE,
+        }
         for round_ in range(settings.rounds):
             for app in APPS if round_ % 2 == 0 else reversed(APPS):
                 cwd = project if app.baked else APPS_DIR
                 app_env = {**env, **settings.service_env} if app.baked else env
+                if app.telemetry:
+                    app_env = {**app_env, **telemetry}
                 with servers.serve(
                     app.name.split(" (")[0].replace(" ", "-").replace("+", "and"),
                     python,
@@ -386,6 +400,9 @@ def print_http(settings: Settings, samples: Samples, results: Results) -> None:
         if app == BAKED:
             ratio += f", {samples.ratio(app, FASTAPI_MIN, HEALTHZ):.2f}x minimal FastAPI"
             ratio += samples.rounds(app, FASTAPI_MIN, HEALTHZ)
+        if app == BAKED_OTEL:
+            ratio = f"{samples.ratio(app, BAKED, HEALTHZ):.2f}x telemetry off"
+            ratio += samples.rounds(app, BAKED, HEALTHZ)
         out(load_row(f"/healthz   {app}", samples, app, HEALTHZ, ratio))
     healthz = samples.ratio(BAKED, FASTAPI_MIN, HEALTHZ)
     results.target(
@@ -402,6 +419,9 @@ def print_http(settings: Settings, samples: Samples, results: Results) -> None:
             ratio += f", {samples.ratio(app, FASTAPI_PG, ITEMS):.2f}x FastAPI + asyncpg"
             if app == BAKED:
                 ratio += samples.rounds(app, FASTAPI_PG, ITEMS)
+        if app == BAKED_OTEL:
+            ratio = f"{samples.ratio(app, BAKED, ITEMS):.2f}x telemetry off"
+            ratio += samples.rounds(app, BAKED, ITEMS)
         out(load_row(f"get-by-id  {ITEMS_LABEL.get(app, app)}", samples, app, ITEMS, ratio))
     baked_answer = samples.answers.get(BAKED)
     differ = [a for a, body in samples.answers.items() if body != baked_answer]
@@ -411,6 +431,11 @@ def print_http(settings: Settings, samples: Samples, results: Results) -> None:
     results.target(
         items >= TARGET_ITEMS,
         f"baked get-by-id {items:.2f}x FastAPI + raw asyncpg >= {TARGET_ITEMS:g}x",
+    )
+    traced = samples.ratio(BAKED_OTEL, BAKED, ITEMS)
+    results.target(
+        traced >= TARGET_TELEMETRY,
+        f"baked get-by-id, telemetry exporting {traced:.2f}x off >= {TARGET_TELEMETRY:g}x",
     )
     for path, name in ((HEALTHZ, "/healthz"), (ITEMS, "get-by-id")):
         tail = samples.tail(BAKED, path)

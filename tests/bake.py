@@ -11,6 +11,7 @@ from pathlib import Path
 from tools.commands import attempt
 
 # Re-exported: the tiers import the machine's facts from here.
+from tools.machine import PROJECT_FOLDER as PROJECT_FOLDER
 from tools.machine import TEMPLATE_DIR as TEMPLATE_DIR
 from tools.machine import admin_database_url as admin_database_url
 from tools.machine import free_port as free_port

@@ -17,9 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.bake import COMBINATIONS, Baked, combination_params
-from tests.database import throwaway_database
-
-pytestmark = pytest.mark.gates
+from tools.database import throwaway_database
 
 EXAMPLE = [
     c

@@ -25,10 +25,12 @@ FIGURES = (
     r"^  /healthz   bare Starlette ",
     r"^  /healthz   minimal FastAPI ",
     r"^  /healthz   baked service .*x minimal FastAPI",
+    r"^  /healthz   baked service, telemetry exporting .*x telemetry off",
     r"^  get-by-id  Starlette \+ raw asyncpg \(the limit\) ",
     r"^  get-by-id  FastAPI \+ raw asyncpg \(same framework\) ",
     r"^  get-by-id  FastAPI \+ AsyncSession.get \(textbook\) ",
     r"^  get-by-id  baked service .*x FastAPI \+ asyncpg",
+    r"^  get-by-id  baked service, telemetry exporting .*x telemetry off",
     r"^  cold start raw ASGI ",
     r"^  cold start minimal FastAPI ",
     r"^  cold start FastAPI \+ AsyncSession.get \(textbook\) ",
@@ -36,7 +38,9 @@ FIGURES = (
     r"^  image size ",
     r"^  rebuild after a source-only change ",
 )
-TARGETS = 7  # render-only, warm time-to-green, /healthz, get-by-id, two tails, cold start
+# render-only, warm time-to-green, /healthz, get-by-id, get-by-id with telemetry, two tails,
+# cold start
+TARGETS = 8
 
 
 def test_quick_benchmark_prints_every_figure() -> None:

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from tests.bake import admin_database_url, free_port, project_env
+from tests.bake import PROJECT_FOLDER, admin_database_url, free_port, project_env
 from tests.cruft_drill import (
     attempt,
     drill_env,
@@ -230,10 +230,10 @@ def replay(
     )
 
     # 6. The template moves on with a record of its own; the interactive update, through a pty.
-    (template / "{{cookiecutter.project_name}}" / TEMPLATE_RECORD).write_text(
+    (template / PROJECT_FOLDER / TEMPLATE_RECORD).write_text(
         "# 0099 A record the next release adds\n", encoding="utf-8"
     )
-    template_index = template / "{{cookiecutter.project_name}}" / "docs/decisions/README.md"
+    template_index = template / PROJECT_FOLDER / "docs/decisions/README.md"
     text = template_index.read_text(encoding="utf-8")
     anchor = "| [0022](0022-decision-record-spaces.md)"
     assert anchor in text, "the template's index moved; update this test"

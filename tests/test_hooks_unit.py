@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.bake import TEMPLATE_DIR
 from tests.hook_modules import hook
+from tools.machine import PROJECT_FOLDER, TEMPLATE_DIR
 
 pre = hook("pre_gen_project")
 post = hook("post_gen_project")
@@ -31,7 +31,7 @@ VALID = {
     "_python_versions": DEFAULTS["_python_versions"],
 }
 INPUTS = [name for name in VALID if not name.startswith("_")]
-PROJECT_TEMPLATE = TEMPLATE_DIR / "{{cookiecutter.project_name}}"
+PROJECT_TEMPLATE = TEMPLATE_DIR / PROJECT_FOLDER
 
 
 # ---------------------------------------------------------------- checks and examples

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 TIERS: dict[str, str] = {
+    "test_adding_a_resource.py": "gates",
     "test_api_fuzz.py": "fuzz",
     "test_bench_quick.py": "bench",
     "test_changelog.py": "cruft",
@@ -31,6 +32,7 @@ TIERS: dict[str, str] = {
     "test_release_update.py": "cruft",
     "test_render.py": "render",
     "test_static_validators.py": "static",
+    "test_telemetry.py": "telemetry",
     "test_tiers.py": "unit",
 }
 

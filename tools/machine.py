@@ -11,6 +11,9 @@ import sys
 from pathlib import Path
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[1]
+# The baked project's folder in the template: its name is a Jinja expression that keeps any
+# project_name inside the output folder (README.md, "What the hooks do").
+PROJECT_FOLDER = next(p.name for p in TEMPLATE_DIR.iterdir() if p.name.startswith("{{"))
 VENV_BIN = Path(sys.executable).parent
 
 

@@ -1,10 +1,17 @@
 """Every error has one JSON shape, with no stack trace, and the OpenAPI schema says so."""
 
+import logging
 from collections.abc import AsyncIterator
 
 import pytest
 from fastapi import FastAPI, status
 from httpx import ASGITransport, AsyncClient
+
+from {{ cookiecutter.module_name }}.core.config import Settings
+from {{ cookiecutter.module_name }}.core.logging import ACCESS_LOGGER, RequestIdFilter
+from {{ cookiecutter.module_name }}.db.session import EngineDep
+from {{ cookiecutter.module_name }}.main import create_app
+from tests.postgres import PROJECT_ROOT
 
 
 class ExplodedError(RuntimeError):
@@ -66,3 +73,65 @@ async def test_the_openapi_schema_documents_the_error_shape(client: AsyncClient)
     assert readiness["500"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/ErrorResponse"
     }
+
+
+@pytest.fixture
+async def database_down() -> AsyncIterator[AsyncClient]:
+    # Port 1 on loopback refuses connections at once: a database that is down.
+    settings = Settings(
+        database_url="postgresql+asyncpg://nobody:nothing@127.0.0.1:1/none",
+        alembic_config=PROJECT_ROOT / "alembic.ini",
+    )
+    app = create_app(settings)
+
+    @app.get("/needs-the-database")
+    async def needs_the_database(engine: EngineDep) -> None:
+        async with engine.connect():
+            pass
+
+    async with (
+        app.router.lifespan_context(app),
+        AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as http,
+    ):
+        yield http
+
+
+@pytest.fixture
+def logged(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    caplog.handler.addFilter(RequestIdFilter())
+    caplog.set_level(logging.INFO)
+    return caplog
+
+
+def assert_the_id_survived(
+    logged: pytest.LogCaptureFixture, response_id: str, sent_id: str, path: str
+) -> None:
+    assert response_id == sent_id
+    tracebacks = [record for record in logged.records if record.exc_info]
+    assert len(tracebacks) == 1, [record.getMessage() for record in tracebacks]
+    assert getattr(tracebacks[0], "request_id", None) == sent_id
+    [access] = [record for record in logged.records if record.name == ACCESS_LOGGER]
+    assert vars(access)["request_id"] == sent_id
+    assert vars(access)["status"] == status.HTTP_500_INTERNAL_SERVER_ERROR
+    assert vars(access)["path"] == path
+
+
+async def test_an_unhandled_error_keeps_the_request_id_on_response_and_log(
+    probe_client: AsyncClient, logged: pytest.LogCaptureFixture
+) -> None:
+    response = await probe_client.get("/explode", headers={"X-Request-ID": "crash-1"})
+    assert response.status_code == status.HTTP_500_INTERNAL_SERVER_ERROR
+    assert response.json()["error"]["code"] == "internal_error"
+    assert_the_id_survived(logged, response.headers["x-request-id"], "crash-1", "/explode")
+
+
+async def test_a_database_that_is_down_keeps_the_request_id_on_response_and_log(
+    database_down: AsyncClient, logged: pytest.LogCaptureFixture
+) -> None:
+    response = await database_down.get("/needs-the-database", headers={"X-Request-ID": "db-down-1"})
+    assert response.status_code == status.HTTP_500_INTERNAL_SERVER_ERROR
+    assert response.json()["error"]["code"] == "internal_error"
+    assert "nothing" not in response.text  # the password in the URL
+    assert_the_id_survived(
+        logged, response.headers["x-request-id"], "db-down-1", "/needs-the-database"
+    )

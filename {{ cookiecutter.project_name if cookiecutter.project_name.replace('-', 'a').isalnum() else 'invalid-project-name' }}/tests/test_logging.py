@@ -6,8 +6,10 @@ import logging
 import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient
+from opentelemetry.sdk.trace import TracerProvider
 
 from {{ cookiecutter.module_name }}.core.logging import (
+    ACCESS_LOGGER,
     JsonFormatter,
     RequestIdFilter,
     configure_logging,
@@ -67,7 +69,8 @@ def test_json_lines_carry_the_request_id_and_extras() -> None:
 
 @pytest.mark.parametrize("uvicorn_access_log", [True, False])
 def test_the_access_log_stays_as_uvicorn_was_told(uvicorn_access_log: bool) -> None:
-    """uvicorn sets up its loggers before importing the app; `--no-access-log` must hold."""
+    """uvicorn sets up its loggers before importing the app; `--no-access-log` must hold.
+    The service's access line replaces uvicorn's, which is dropped either way."""
     access = logging.getLogger("uvicorn.access")
     saved = access.handlers[:], access.propagate
     try:
@@ -75,7 +78,39 @@ def test_the_access_log_stays_as_uvicorn_was_told(uvicorn_access_log: bool) -> N
         access.handlers = [logging.NullHandler()] if uvicorn_access_log else []
         access.propagate = False
         configure_logging("INFO", "console")
-        assert access.propagate is uvicorn_access_log
+        assert access.propagate is False
         assert access.handlers == []
+        assert logging.getLogger(ACCESS_LOGGER).isEnabledFor(logging.INFO) is uvicorn_access_log
     finally:
         access.handlers, access.propagate = saved
+        configure_logging("INFO", "console")
+
+
+async def test_the_access_line_has_its_fields_in_json(
+    client: AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.handler.addFilter(RequestIdFilter())
+    with caplog.at_level(logging.INFO, logger=ACCESS_LOGGER):
+        await client.get("/no-such/thing", headers={"X-Request-ID": "access-1"})
+        await client.get("/healthz", headers={"X-Request-ID": "access-2"})
+    lines = [json.loads(JsonFormatter().format(r)) for r in caplog.records]
+    missing, healthz = (line for line in lines if line["logger"] == ACCESS_LOGGER)
+    assert missing["status"] == 404
+    assert missing["route"] is None
+    assert healthz["method"] == "GET"
+    assert healthz["route"] == healthz["path"] == "/healthz"
+    assert healthz["status"] == 200
+    assert healthz["request_id"] == "access-2"
+    assert healthz["client"] == "127.0.0.1:123"
+    assert 0 < healthz["duration_ms"] < 10_000
+    assert "trace_id" not in healthz  # no span, no field
+
+
+def test_json_lines_carry_the_trace_and_span_ids_while_a_span_is_active() -> None:
+    tracer = TracerProvider().get_tracer(__name__)
+    record = logging.LogRecord("app", logging.INFO, __file__, 1, "traced", None, None)
+    with tracer.start_as_current_span("work") as span:
+        RequestIdFilter().filter(record)
+    line = json.loads(JsonFormatter().format(record))
+    assert line["trace_id"] == format(span.get_span_context().trace_id, "032x")
+    assert line["span_id"] == format(span.get_span_context().span_id, "016x")

@@ -16,6 +16,7 @@ from {{ cookiecutter.module_name }}.api.routes import items
 from {{ cookiecutter.module_name }}.api.routes.health import add_probe_routes
 from {{ cookiecutter.module_name }}.core.config import Settings, get_settings
 from {{ cookiecutter.module_name }}.core.logging import configure_logging
+from {{ cookiecutter.module_name }}.core.telemetry import database_telemetry, telemetry_config
 from {{ cookiecutter.module_name }}.db.migrations import expected_revision
 from {{ cookiecutter.module_name }}.db.missing_database import log_if_database_is_missing
 from {{ cookiecutter.module_name }}.db.session import Database
@@ -38,7 +39,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             url = settings.database_url.get_secret_value()
             check = asyncio.create_task(log_if_database_is_missing(database, url))
         try:
-            yield
+            async with database_telemetry(database.engine):
+                yield
         finally:
             if check is not None:
                 check.cancel()
@@ -54,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url="/docs" if docs else None,
         redoc_url="/redoc" if docs else None,
         openapi_url="/openapi.json" if docs else None,
+        telemetry=telemetry_config(),
     )
     install_error_handlers(app)
     if settings.cors_origins:

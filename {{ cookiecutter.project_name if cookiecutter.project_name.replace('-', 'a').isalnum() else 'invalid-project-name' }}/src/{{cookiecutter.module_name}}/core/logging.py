@@ -1,5 +1,6 @@
 """One logging set-up for the app, uvicorn and SQLAlchemy: JSON lines in production, readable
-lines in development, and the request id on every line logged while a request is served."""
+lines in development, the request id on every line logged while a request is served, and the
+trace and span ids on every line logged while an OpenTelemetry span is active."""
 
 import json
 import logging
@@ -7,6 +8,8 @@ import logging.config
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, Literal
+
+from opentelemetry import trace
 
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 
@@ -18,11 +21,17 @@ STANDARD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, N
     "request_id",
     "color_message",
 }
+# The service's own access line (api/request_id.py), one per request, with its fields as extras.
+ACCESS_LOGGER = "{{ cookiecutter.module_name }}.access"
 
 
 class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id.get() or "-"
+        span = trace.get_current_span().get_span_context()
+        if span.is_valid:  # only while tracing: no span, no fields
+            record.trace_id = format(span.trace_id, "032x")
+            record.span_id = format(span.span_id, "016x")
         return True
 
 
@@ -46,6 +55,8 @@ class JsonFormatter(logging.Formatter):
 def configure_logging(level: str, log_format: Literal["json", "console"]) -> None:
     # uvicorn configures its loggers before it imports the app; `--no-access-log` (or
     # ACCESS_LOG=false through serve.py) leaves the access logger without handlers or propagation.
+    # The service writes its own access line (with route, status and duration as fields) in
+    # place of uvicorn's, and only when uvicorn was told to write one.
     access = logging.getLogger("uvicorn.access")
     access_log_off = not access.handlers and not access.propagate
     formatter: dict[str, Any] = (
@@ -70,7 +81,8 @@ def configure_logging(level: str, log_format: Literal["json", "console"]) -> Non
             "loggers": {
                 "uvicorn": inherit,
                 "uvicorn.error": inherit,
-                "uvicorn.access": {**inherit, "propagate": not access_log_off},
+                "uvicorn.access": {"handlers": [], "propagate": False},
+                ACCESS_LOGGER: {**inherit, "level": "WARNING" if access_log_off else "NOTSET"},
                 "sqlalchemy.engine": {**inherit, "level": "WARNING"},
                 # Read at start-up for the head /readyz expects: its plugin set-up is not news.
                 "alembic": {**inherit, "level": "WARNING"},

@@ -69,6 +69,11 @@ class Database:
         sessions wrote, and rolling that transaction back undoes all of it."""
         return cls(settings, connection)
 
+    @property
+    def engine(self) -> AsyncEngine:
+        """The engine and its pool, for instrumentation and metrics; queries use the methods."""
+        return self._engine
+
     def session(self) -> AsyncSession:
         """A new session: `async with database.session() as session:`, then commit yourself."""
         return self._sessions()

@@ -1,0 +1,87 @@
+"""OpenTelemetry, switched on by the standard OTEL_* variables and by nothing else (record 0018).
+
+FastAPI's native telemetry does the HTTP side: with OTEL_EXPORTER_OTLP_ENDPOINT set (and
+OTEL_SDK_DISABLED not true) it installs the SDK's tracer and meter providers with OTLP/HTTP
+exporters at start-up, honours W3C `traceparent`, names each server span by its route template
+and records `http.server.request.duration`. The SDK reads OTEL_SERVICE_NAME,
+OTEL_TRACES_SAMPLER and the batch and export intervals itself. With nothing set, no provider is
+installed and every call below is skipped.
+
+This module adds the database: a span per PostgreSQL statement (asyncpg instrumentation, bound
+parameter values never recorded; `OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=asyncpg` turns them off)
+and the pool's connections in use and idle as metrics.
+"""
+
+import os
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+
+from fastapi.telemetry import TelemetryConfig
+from opentelemetry import metrics, trace
+from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+from opentelemetry.instrumentation.environment_variables import (
+    OTEL_PYTHON_DISABLED_INSTRUMENTATIONS,
+)
+from opentelemetry.metrics import CallbackOptions, Observation
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.trace import TracerProvider
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import QueuePool
+
+# The semantic conventions' names for a client connection pool's use.
+CONNECTION_COUNT = "db.client.connection.count"
+CONNECTION_STATE = "db.client.connection.state"
+POOL_NAME = "db.client.connection.pool.name"
+
+
+def telemetry_config() -> TelemetryConfig:
+    return {
+        # Exporters from the standard variables, without FASTAPI_OTEL_AUTO_CONFIGURE.
+        "auto_configure": True,
+        # Traces and metrics only: log lines go to stderr as JSON, with trace ids in them.
+        "logs": False,
+        # One span per request instead of one per step (dependencies, endpoint,
+        # serialisation): the PostgreSQL spans show where its time goes, and each span costs CPU.
+        "operation_spans": False,
+    }
+
+
+@asynccontextmanager
+async def database_telemetry(engine: AsyncEngine) -> AsyncIterator[None]:
+    """PostgreSQL spans and pool metrics while the app runs, if an SDK provider is installed
+    (by FastAPI from the OTEL_* variables, or by the team, e.g. `opentelemetry-instrument`)."""
+    tracer_provider = trace.get_tracer_provider()
+    instrumentor = AsyncPGInstrumentor(capture_parameters=False)  # type: ignore[no-untyped-call]
+    disabled = os.environ.get(OTEL_PYTHON_DISABLED_INSTRUMENTATIONS, "").split(",")
+    instrumented_here = (
+        isinstance(tracer_provider, TracerProvider)
+        and not instrumentor.is_instrumented_by_opentelemetry
+        and "asyncpg" not in {name.strip() for name in disabled}
+    )
+    if instrumented_here:
+        instrumentor.instrument(tracer_provider=tracer_provider)
+    meter_provider = metrics.get_meter_provider()
+    pool = engine.sync_engine.pool
+    if isinstance(meter_provider, MeterProvider) and isinstance(pool, QueuePool):
+        observe_pool(meter_provider, pool, engine.url.database or "postgresql")
+    try:
+        yield
+    finally:
+        if instrumented_here:
+            instrumentor.uninstrument()
+
+
+def observe_pool(meter_provider: MeterProvider, pool: QueuePool, name: str) -> None:
+    """Read at each metric export, never per request: nothing is counted on the request path."""
+
+    def connection_count(_options: CallbackOptions) -> Iterable[Observation]:
+        yield Observation(pool.checkedout(), {CONNECTION_STATE: "used", POOL_NAME: name})
+        yield Observation(pool.checkedin(), {CONNECTION_STATE: "idle", POOL_NAME: name})
+
+    meter = meter_provider.get_meter(__name__)
+    meter.create_observable_up_down_counter(
+        CONNECTION_COUNT,
+        callbacks=[connection_count],
+        unit="{connection}",
+        description="Connections of the pool, by state: used (checked out) or idle.",
+    )
