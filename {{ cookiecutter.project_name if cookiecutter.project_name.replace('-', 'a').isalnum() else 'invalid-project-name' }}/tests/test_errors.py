@@ -6,10 +6,11 @@ from collections.abc import AsyncIterator
 import pytest
 from fastapi import FastAPI, status
 from httpx import ASGITransport, AsyncClient
+from sqlalchemy import text
 
 from {{ cookiecutter.module_name }}.core.config import Settings
 from {{ cookiecutter.module_name }}.core.logging import ACCESS_LOGGER, RequestIdFilter
-from {{ cookiecutter.module_name }}.db.session import EngineDep
+from {{ cookiecutter.module_name }}.db.session import DatabaseDep
 from {{ cookiecutter.module_name }}.main import create_app
 from tests.postgres import PROJECT_ROOT
 
@@ -85,9 +86,8 @@ async def database_down() -> AsyncIterator[AsyncClient]:
     app = create_app(settings)
 
     @app.get("/needs-the-database")
-    async def needs_the_database(engine: EngineDep) -> None:
-        async with engine.connect():
-            pass
+    async def needs_the_database(database: DatabaseDep) -> None:
+        await database.read_one(text("SELECT 1"))
 
     async with (
         app.router.lifespan_context(app),
@@ -104,15 +104,19 @@ def logged(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
 
 
 def assert_the_id_survived(
-    logged: pytest.LogCaptureFixture, response_id: str, sent_id: str, path: str
+    logged: pytest.LogCaptureFixture, response_id: str, sent_id: str, path: str, answered: int
 ) -> None:
+    """The id is on the response, on the one line that reports the error (with its traceback
+    for a 500 only) and on the access line."""
     assert response_id == sent_id
     tracebacks = [record for record in logged.records if record.exc_info]
-    assert len(tracebacks) == 1, [record.getMessage() for record in tracebacks]
-    assert getattr(tracebacks[0], "request_id", None) == sent_id
+    assert len(tracebacks) == (answered == status.HTTP_500_INTERNAL_SERVER_ERROR), tracebacks
+    errors = [record for record in logged.records if record.levelno >= logging.WARNING]
+    assert len(errors) == 1, [record.getMessage() for record in errors]
+    assert getattr(errors[0], "request_id", None) == sent_id
     [access] = [record for record in logged.records if record.name == ACCESS_LOGGER]
     assert vars(access)["request_id"] == sent_id
-    assert vars(access)["status"] == status.HTTP_500_INTERNAL_SERVER_ERROR
+    assert vars(access)["status"] == answered
     assert vars(access)["path"] == path
 
 
@@ -122,16 +126,22 @@ async def test_an_unhandled_error_keeps_the_request_id_on_response_and_log(
     response = await probe_client.get("/explode", headers={"X-Request-ID": "crash-1"})
     assert response.status_code == status.HTTP_500_INTERNAL_SERVER_ERROR
     assert response.json()["error"]["code"] == "internal_error"
-    assert_the_id_survived(logged, response.headers["x-request-id"], "crash-1", "/explode")
+    assert_the_id_survived(
+        logged, response.headers["x-request-id"], "crash-1", "/explode", response.status_code
+    )
 
 
 async def test_a_database_that_is_down_keeps_the_request_id_on_response_and_log(
     database_down: AsyncClient, logged: pytest.LogCaptureFixture
 ) -> None:
     response = await database_down.get("/needs-the-database", headers={"X-Request-ID": "db-down-1"})
-    assert response.status_code == status.HTTP_500_INTERNAL_SERVER_ERROR
-    assert response.json()["error"]["code"] == "internal_error"
+    assert response.status_code == status.HTTP_503_SERVICE_UNAVAILABLE
+    assert response.json()["error"]["code"] == "database_unavailable"
     assert "nothing" not in response.text  # the password in the URL
     assert_the_id_survived(
-        logged, response.headers["x-request-id"], "db-down-1", "/needs-the-database"
+        logged,
+        response.headers["x-request-id"],
+        "db-down-1",
+        "/needs-the-database",
+        response.status_code,
     )
