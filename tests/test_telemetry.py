@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -120,7 +121,8 @@ def service(baked: Baked, env: dict[str, str], command: str, log: Path) -> Itera
 
 
 @contextmanager
-def otlp_receiver_locked(lock, port: int) -> Iterator[Receiver]:
+def otlp_receiver_locked(lock: IO[str], port: int) -> Iterator[Receiver]:
+    """A receiver; on a fixed port, held by one xdist worker at a time."""
     if port:
         fcntl.flock(lock, fcntl.LOCK_EX)
     with otlp_receiver(port) as receiver:
