@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[1]
+# The baked project's folder in the template: its name is a Jinja expression (see README.md).
+PROJECT_FOLDER = next(p.name for p in TEMPLATE_DIR.iterdir() if p.name.startswith("{{"))
 
 PYTHON_VERSIONS = ("3.12", "3.13")
 SWITCHES = ("yes", "no")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.bake import PROJECT_FOLDER
 from tests.cruft_drill import (
     RENDER_ONLY,
     cruft_create,
@@ -27,7 +28,7 @@ def test_cruft_update_runs_no_uv_docker_or_checklist(tmp_path: Path) -> None:
     project = tmp_path / "out" / "my-service"
     git_init_and_commit(project, env, "baked")
 
-    readme = template / "{{cookiecutter.project_name}}" / "README.md"
+    readme = template / PROJECT_FOLDER / "README.md"
     readme.write_text(readme.read_text() + "\nA line added by template v2.\n")
     git_commit_all(template, env, "template v2")
 

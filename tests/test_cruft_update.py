@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.bake import SWITCHES, project_env, uv_binary
+from tests.bake import PROJECT_FOLDER, SWITCHES, project_env, uv_binary
 from tests.cruft_drill import (
     NO_NETWORK,
     RENDER_ONLY,
@@ -40,7 +40,7 @@ PYTHON = "3.12"
 # Files that belong to the project after the first bake: `cruft update` must never touch them.
 USER_OWNED = ("uv.lock", ".env")
 DOCKER_FILES = ("Dockerfile", ".dockerignore", "docker-compose.yml")
-PROJECT_DIR = "{{cookiecutter.project_name}}"
+PROJECT_DIR = PROJECT_FOLDER
 MODULE_DIR = f"{PROJECT_DIR}/src/{{{{cookiecutter.module_name}}}}"
 
 
