@@ -5,7 +5,8 @@ only), with the new, still empty project folder as the working directory.
 
 1. Validation: every input is checked; all problems go to stderr in one message (variable, value,
    what is wrong, a valid example) and the hook exits 1. cookiecutter then deletes the project
-   folder; this hook removes the empty parent folders a multi-segment project_name made.
+   folder, the only thing made so far: the template folder's name renders a project_name that
+   is not a plain name (empty, '..', 'a/b') to `invalid-project-name` inside the output dir.
 2. Preflight, on a first bake only: which tools the post-generation checklist will find and the
    mode it will pick. It never rejects the bake.
 
@@ -20,11 +21,9 @@ import ipaddress
 import json
 import keyword
 import os
-import pathlib
 import re
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -442,139 +441,6 @@ def cruft_rerun(environment: list[str], template: str, settings: list[str]) -> s
     return " ".join(shlex.quote(word) for word in words)
 
 
-# ---------------------------------------------------------------- leave nothing behind on failure
-
-
-# Run detached: it waits until cookiecutter has deleted the project folder (after this hook has
-# exited), then removes the parent folders that are left empty, deepest first.
-REMOVE_EMPTY_PARENTS = """
-import json, os, sys, time
-project_dir, folders = json.loads(sys.argv[1])
-deadline = time.monotonic() + 30
-while os.path.lexists(project_dir) and time.monotonic() < deadline:
-    time.sleep(0.02)
-for folder in folders:
-    try:
-        if not os.path.islink(folder) and os.path.isdir(folder) and not os.listdir(folder):
-            os.rmdir(folder)
-    except OSError:
-        pass
-"""
-
-
-def clean_up_after_failure(context: Context) -> None:
-    """Remove the empty folders cookiecutter made for a rejected project_name."""
-    name, output_dir, project_dir = (
-        context.get("project_name"),
-        context.get("_output_dir"),
-        os.getcwd(),
-    )
-    if not isinstance(name, str):
-        return
-    folders = empty_parent_candidates(name, output_dir, project_dir)
-    if ".." in pathlib.PurePath(name).parts:
-        remove_empty(folders)  # with '..' some of them are off the project's path, already empty
-        if has_entries(project_dir) or holds_output_dir(project_dir, output_dir):
-            stop_cookiecutter(project_dir)
-            return
-    if any(os.path.isdir(folder) for folder in folders) and sys.executable:
-        detach(
-            [sys.executable, "-I", "-c", REMOVE_EMPTY_PARENTS, json.dumps([project_dir, folders])]
-        )
-
-
-def empty_parent_candidates(name: str, output_dir: object, project_dir: str) -> list[str]:
-    """Folders that creating `output_dir/name` may have made strictly inside the output dir.
-
-    cookiecutter creates `Path(output_dir, project_name)` with all its parents before this hook
-    runs, and on failure deletes only the last one, so `a/b` would leave `a` behind.
-    """
-    if not isinstance(output_dir, str) or not output_dir:
-        return []
-    output_real, project_real = os.path.realpath(output_dir), os.path.realpath(project_dir)
-    found: list[str] = []
-    for parent in pathlib.PurePath(output_dir, name).parents:
-        folder = os.path.normpath(parent)
-        real = os.path.realpath(folder)
-        if real != project_real and folder not in found and strictly_inside(real, output_real):
-            found.append(folder)
-    return sorted(found, key=lambda folder: len(pathlib.PurePath(folder).parts), reverse=True)
-
-
-def strictly_inside(real: str, output_real: str) -> bool:
-    try:
-        return real != output_real and os.path.commonpath([real, output_real]) == output_real
-    except ValueError:  # different drives on Windows
-        return False
-
-
-def holds_output_dir(project_dir: str, output_dir: object) -> bool:
-    if not isinstance(output_dir, str) or not output_dir:
-        return False
-    project_real = os.path.realpath(project_dir)
-    try:
-        return os.path.commonpath([project_real, os.path.realpath(output_dir)]) == project_real
-    except ValueError:  # different drives on Windows
-        return False
-
-
-def has_entries(folder: str) -> bool:
-    try:
-        return bool(os.listdir(folder))
-    except OSError:
-        return False
-
-
-def stop_cookiecutter(project_dir: str) -> None:
-    """Keep cookiecutter from deleting a folder it did not create.
-
-    cookiecutter checks that `output_dir/name` does not exist, creates it, and deletes it with
-    everything in it if this hook fails. `x/..` does not exist (there is no `x`) yet resolves to
-    the output dir itself (`x/../..` to its parent). A folder cookiecutter just made holds only
-    the empty folders removed above; one that still holds entries was there before. Stopping
-    cookiecutter is the only way to keep it from deleting that folder.
-    """
-    parent = os.getppid()
-    if parent <= 1:
-        return
-    print(
-        f"Stopped cookiecutter (process {parent}) before its clean-up: because project_name "
-        f"contains '..', the folder it would delete is {project_dir}, which it did not create.",
-        file=sys.stderr,
-        flush=True,
-    )
-    try:
-        os.kill(parent, getattr(signal, "SIGKILL", signal.SIGTERM))
-    except OSError as exc:
-        print(f"Could not stop cookiecutter: {exc}", file=sys.stderr)
-
-
-def remove_empty(folders: list[str]) -> None:
-    for folder in folders:
-        try:
-            if not os.path.islink(folder) and os.path.isdir(folder) and not os.listdir(folder):
-                os.rmdir(folder)
-        except OSError:
-            pass
-
-
-def detach(command: list[str]) -> None:
-    options: dict[str, Any] = {"start_new_session": True}
-    if os.name == "nt":
-        flags = ("DETACHED_PROCESS", "CREATE_NEW_PROCESS_GROUP")
-        options = {"creationflags": sum(getattr(subprocess, flag, 0) for flag in flags)}
-    devnull = subprocess.DEVNULL
-    with contextlib.suppress(OSError, ValueError):
-        subprocess.Popen(
-            command,
-            stdin=devnull,
-            stdout=devnull,
-            stderr=devnull,
-            cwd=os.path.abspath(os.sep),
-            **options,
-        )
-
-
 # ---------------------------------------------------------------- preflight
 
 
@@ -781,11 +647,9 @@ def main() -> int:
         print(f"pre_gen_project: could not check the inputs ({exc!r}).", file=sys.stderr)
         return 1
     if problems:
+        # Nothing to clean up: the template folder's name renders any rejected project_name to
+        # one new folder inside the output dir, which cookiecutter deletes after this exit.
         print(failure_message(problems, context), file=sys.stderr, flush=True)
-        try:
-            clean_up_after_failure(context)
-        except Exception as exc:
-            print(f"Could not remove the folders made for the project: {exc!r}", file=sys.stderr)
         return 1
     if not is_rerender(context, os.getcwd()):
         try:
