@@ -79,3 +79,17 @@ async def app(settings: Settings, database: Database) -> AsyncIterator[FastAPI]:
 async def client(app: FastAPI) -> AsyncIterator[AsyncClient]:
     async with AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as http:
         yield http
+
+
+@pytest.fixture
+async def app_with_database_down() -> AsyncIterator[FastAPI]:
+    """The app, started, with a database that is down: nothing listens on port 1 of loopback,
+    so every connection is refused at once. Tests add the routes they need."""
+    settings = Settings(
+        database_url="postgresql+asyncpg://nobody:nothing@127.0.0.1:1/none",
+        environment="test",
+        alembic_config=PROJECT_ROOT / "alembic.ini",
+    )
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application

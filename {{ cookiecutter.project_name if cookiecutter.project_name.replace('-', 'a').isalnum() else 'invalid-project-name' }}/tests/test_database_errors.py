@@ -9,10 +9,7 @@ from httpx import ASGITransport, AsyncClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from {{ cookiecutter.module_name }}.core.config import Settings
 from {{ cookiecutter.module_name }}.db.session import SessionDep
-from {{ cookiecutter.module_name }}.main import create_app
-from tests.postgres import PROJECT_ROOT
 
 CREATE_CHILDREN = (
     "CREATE TEMPORARY TABLE probe_children (id int PRIMARY KEY,"
@@ -65,22 +62,14 @@ async def test_a_broken_constraint_answers_in_the_error_shape(
 
 
 @pytest.fixture
-async def down_client() -> AsyncIterator[AsyncClient]:
-    # Port 1 on loopback refuses connections at once: a database that is down.
-    settings = Settings(
-        database_url="postgresql+asyncpg://nobody:nothing@127.0.0.1:1/none",
-        alembic_config=PROJECT_ROOT / "alembic.ini",
-    )
-    app = create_app(settings)
+async def down_client(app_with_database_down: FastAPI) -> AsyncIterator[AsyncClient]:
+    app = app_with_database_down
 
     @app.post("/probe")
     async def write(session: SessionDep) -> None:
         await session.execute(text("SELECT 1"))
 
-    async with (
-        app.router.lifespan_context(app),
-        AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as http,
-    ):
+    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as http:
         yield http
 
 

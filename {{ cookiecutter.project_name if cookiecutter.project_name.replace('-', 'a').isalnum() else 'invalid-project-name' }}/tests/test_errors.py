@@ -8,11 +8,8 @@ from fastapi import FastAPI, status
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy import text
 
-from {{ cookiecutter.module_name }}.core.config import Settings
 from {{ cookiecutter.module_name }}.core.logging import ACCESS_LOGGER, RequestIdFilter
 from {{ cookiecutter.module_name }}.db.session import DatabaseDep
-from {{ cookiecutter.module_name }}.main import create_app
-from tests.postgres import PROJECT_ROOT
 
 
 class ExplodedError(RuntimeError):
@@ -77,22 +74,14 @@ async def test_the_openapi_schema_documents_the_error_shape(client: AsyncClient)
 
 
 @pytest.fixture
-async def database_down() -> AsyncIterator[AsyncClient]:
-    # Port 1 on loopback refuses connections at once: a database that is down.
-    settings = Settings(
-        database_url="postgresql+asyncpg://nobody:nothing@127.0.0.1:1/none",
-        alembic_config=PROJECT_ROOT / "alembic.ini",
-    )
-    app = create_app(settings)
+async def database_down(app_with_database_down: FastAPI) -> AsyncIterator[AsyncClient]:
+    app = app_with_database_down
 
     @app.get("/needs-the-database")
     async def needs_the_database(database: DatabaseDep) -> None:
         await database.read_one(text("SELECT 1"))
 
-    async with (
-        app.router.lifespan_context(app),
-        AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as http,
-    ):
+    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as http:
         yield http
 
 
