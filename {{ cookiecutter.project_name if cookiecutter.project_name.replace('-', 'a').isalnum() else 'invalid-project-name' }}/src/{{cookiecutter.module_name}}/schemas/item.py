@@ -3,6 +3,7 @@
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from {{ cookiecutter.module_name }}.models.item import NAME_MAX_LENGTH
 from {{ cookiecutter.module_name }}.schemas.types import PostgresText
@@ -21,7 +22,10 @@ class ItemUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    name: PostgresText | None = Field(default=None, min_length=1, max_length=NAME_MAX_LENGTH)
+    # Left out means unchanged; the schema does not offer `null` for a name (SkipJsonSchema).
+    name: PostgresText | SkipJsonSchema[None] = Field(
+        default=None, min_length=1, max_length=NAME_MAX_LENGTH
+    )
     description: PostgresText | None = Field(default=None, max_length=10_000)
 
     @field_validator("name")
