@@ -81,7 +81,9 @@ def configure_logging(level: str, log_format: Literal["json", "console"]) -> Non
             "loggers": {
                 "uvicorn": inherit,
                 "uvicorn.error": inherit,
-                "uvicorn.access": {"handlers": [], "propagate": False},
+                # The service writes its own access line: uvicorn's (INFO) is dropped here, and
+                # left propagating, so that only uvicorn's `--no-access-log` looks like one.
+                "uvicorn.access": {**inherit, "level": "WARNING"},
                 ACCESS_LOGGER: {**inherit, "level": "WARNING" if access_log_off else "NOTSET"},
                 "sqlalchemy.engine": {**inherit, "level": "WARNING"},
                 # Read at start-up for the head /readyz expects: its plugin set-up is not news.

@@ -1,6 +1,7 @@
 """What the API accepts and returns for items."""
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.json_schema import SkipJsonSchema
@@ -23,9 +24,10 @@ class ItemUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     # Left out means unchanged; the schema does not offer `null` for a name (SkipJsonSchema).
-    name: PostgresText | SkipJsonSchema[None] = Field(
-        default=None, min_length=1, max_length=NAME_MAX_LENGTH
-    )
+    name: (
+        Annotated[PostgresText, Field(min_length=1, max_length=NAME_MAX_LENGTH)]
+        | SkipJsonSchema[None]
+    ) = None
     description: PostgresText | None = Field(default=None, max_length=10_000)
 
     @field_validator("name")
