@@ -72,17 +72,19 @@ def test_the_access_log_stays_as_uvicorn_was_told(uvicorn_access_log: bool) -> N
     """uvicorn sets up its loggers before importing the app; `--no-access-log` must hold.
     The service's access line replaces uvicorn's, which is dropped either way."""
     access = logging.getLogger("uvicorn.access")
-    saved = access.handlers[:], access.propagate
+    saved = access.handlers[:], access.propagate, access.level
     try:
         # What uvicorn leaves: its own handler, or (access log off) none; never propagation.
         access.handlers = [logging.NullHandler()] if uvicorn_access_log else []
         access.propagate = False
         configure_logging("INFO", "console")
-        assert access.propagate is False
         assert access.handlers == []
+        assert not access.isEnabledFor(logging.INFO)  # uvicorn's own access line is dropped
+        assert logging.getLogger(ACCESS_LOGGER).isEnabledFor(logging.INFO) is uvicorn_access_log
+        configure_logging("INFO", "console")  # a second app in the same process, as in tests
         assert logging.getLogger(ACCESS_LOGGER).isEnabledFor(logging.INFO) is uvicorn_access_log
     finally:
-        access.handlers, access.propagate = saved
+        access.handlers, access.propagate, access.level = saved
         configure_logging("INFO", "console")
 
 

@@ -81,9 +81,14 @@ def configure_logging(level: str, log_format: Literal["json", "console"]) -> Non
             "loggers": {
                 "uvicorn": inherit,
                 "uvicorn.error": inherit,
-                # The service writes its own access line: uvicorn's (INFO) is dropped here, and
-                # left propagating, so that only uvicorn's `--no-access-log` looks like one.
-                "uvicorn.access": {**inherit, "level": "WARNING"},
+                # The service writes its own access line: uvicorn's (INFO) is dropped. Only an
+                # access log that was off stays without propagation, so that a second call (a
+                # second app in one process) reads the same answer.
+                "uvicorn.access": {
+                    "handlers": [],
+                    "propagate": not access_log_off,
+                    "level": "WARNING",
+                },
                 ACCESS_LOGGER: {**inherit, "level": "WARNING" if access_log_off else "NOTSET"},
                 "sqlalchemy.engine": {**inherit, "level": "WARNING"},
                 # Read at start-up for the head /readyz expects: its plugin set-up is not news.
