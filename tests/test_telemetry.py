@@ -216,6 +216,13 @@ def test_traces_and_metrics_reach_an_otlp_receiver(
             for point in pool[-1].sum.data_points
         }
         assert states == {"used", "idle"}
+        pending = receiver.wait_for(
+            "pending-requests metric",
+            lambda: [
+                m for m in receiver.metrics() if m.name == "db.client.connection.pending_requests"
+            ],
+        )
+        assert [point.as_int for point in pending[-1].sum.data_points] == [0]
         lines = running.stop()
 
     readyz_lines = [line for line in lines if line.get("request_id") == "otel-1"]

@@ -88,9 +88,17 @@ async def test_reads_beyond_the_pool_size_wait_their_turn_in_arrival_order(
         await database.read_one(text("SELECT pg_sleep(0.05)"))
         finished.append(number)
 
+    async def waiting_while_the_first_runs() -> int:
+        # Started last: by its first step every read has taken its first, and five queue.
+        return database.waiting_reads
+
     async with open_database(db_pool_size=1, db_max_overflow=0) as database:
-        await asyncio.gather(*(read(number) for number in range(6)))
+        *_, waiting = await asyncio.gather(
+            *(read(number) for number in range(6)), waiting_while_the_first_runs()
+        )
+        assert database.waiting_reads == 0
     assert finished == list(range(6))
+    assert waiting == 5  # the metric db.client.connection.pending_requests reads this
 
 
 async def test_a_read_gives_up_after_the_pool_timeout(open_database: DatabaseFactory) -> None:

@@ -39,7 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             url = settings.database_url.get_secret_value()
             check = asyncio.create_task(log_if_database_is_missing(database, url))
         try:
-            async with database_telemetry(database.engine):
+            async with database_telemetry(database):
                 yield
         finally:
             if check is not None:

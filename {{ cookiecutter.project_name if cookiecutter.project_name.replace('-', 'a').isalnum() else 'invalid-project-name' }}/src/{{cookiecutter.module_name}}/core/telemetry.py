@@ -9,7 +9,7 @@ installed and every call below is skipped.
 
 This module adds the database: a span per PostgreSQL statement (asyncpg instrumentation, bound
 parameter values never recorded; `OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=asyncpg` turns them off)
-and the pool's connections in use and idle as metrics.
+and the pool's connections in use and idle, and the reads waiting for one, as metrics.
 """
 
 import os
@@ -21,14 +21,16 @@ from typing import TYPE_CHECKING
 from fastapi.telemetry import TelemetryConfig
 from opentelemetry import metrics, trace
 from opentelemetry.metrics import CallbackOptions, Observation
-from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import QueuePool
+
+from {{ cookiecutter.module_name }}.db.session import Database
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.metrics import MeterProvider
 
 # The semantic conventions' names for a client connection pool's use.
 CONNECTION_COUNT = "db.client.connection.count"
+PENDING_REQUESTS = "db.client.connection.pending_requests"
 CONNECTION_STATE = "db.client.connection.state"
 POOL_NAME = "db.client.connection.pool.name"
 
@@ -46,7 +48,7 @@ def telemetry_config() -> TelemetryConfig:
 
 
 @asynccontextmanager
-async def database_telemetry(engine: AsyncEngine) -> AsyncIterator[None]:
+async def database_telemetry(database: Database) -> AsyncIterator[None]:
     """PostgreSQL spans and pool metrics while the app runs, if an SDK provider is installed
     (by FastAPI from the OTEL_* variables, or by the team, e.g. `opentelemetry-instrument`)."""
     # Whoever installed an SDK provider imported the SDK. Without it, telemetry is off and the
@@ -73,9 +75,8 @@ async def database_telemetry(engine: AsyncEngine) -> AsyncIterator[None]:
     if instrumented_here:
         instrumentor.instrument(tracer_provider=tracer_provider)
     meter_provider = metrics.get_meter_provider()
-    pool = engine.sync_engine.pool
-    if isinstance(meter_provider, MeterProvider) and isinstance(pool, QueuePool):
-        observe_pool(meter_provider, pool, engine.url.database or "postgresql")
+    if isinstance(meter_provider, MeterProvider):
+        observe_pool(meter_provider, database)
     try:
         yield
     finally:
@@ -83,12 +84,18 @@ async def database_telemetry(engine: AsyncEngine) -> AsyncIterator[None]:
             instrumentor.uninstrument()
 
 
-def observe_pool(meter_provider: "MeterProvider", pool: QueuePool, name: str) -> None:
+def observe_pool(meter_provider: "MeterProvider", database: Database) -> None:
     """Read at each metric export, never per request: nothing is counted on the request path."""
+    pool = database.engine.sync_engine.pool
+    name = database.engine.url.database or "postgresql"
 
     def connection_count(_options: CallbackOptions) -> Iterable[Observation]:
-        yield Observation(pool.checkedout(), {CONNECTION_STATE: "used", POOL_NAME: name})
-        yield Observation(pool.checkedin(), {CONNECTION_STATE: "idle", POOL_NAME: name})
+        if isinstance(pool, QueuePool):
+            yield Observation(pool.checkedout(), {CONNECTION_STATE: "used", POOL_NAME: name})
+            yield Observation(pool.checkedin(), {CONNECTION_STATE: "idle", POOL_NAME: name})
+
+    def pending_requests(_options: CallbackOptions) -> Iterable[Observation]:
+        yield Observation(database.waiting_reads, {POOL_NAME: name})
 
     meter = meter_provider.get_meter(__name__)
     meter.create_observable_up_down_counter(
@@ -96,4 +103,10 @@ def observe_pool(meter_provider: "MeterProvider", pool: QueuePool, name: str) ->
         callbacks=[connection_count],
         unit="{connection}",
         description="Connections of the pool, by state: used (checked out) or idle.",
+    )
+    meter.create_observable_up_down_counter(
+        PENDING_REQUESTS,
+        callbacks=[pending_requests],
+        unit="{request}",
+        description="Reads waiting for a connection (the fair read queue of db/session.py).",
     )

@@ -51,6 +51,7 @@ class Database:
         """Use `Database.in_transaction` for `connection`; production passes settings only."""
         self._connection = connection
         self._read_slots = asyncio.Semaphore(settings.db_pool_size)
+        self._waiting_reads = 0
         self._read_wait_seconds = settings.db_pool_timeout_seconds
         if connection is None:
             self._engine = _create_engine(settings)
@@ -73,6 +74,11 @@ class Database:
     def engine(self) -> AsyncEngine:
         """The engine and its pool, for instrumentation and metrics; queries use the methods."""
         return self._engine
+
+    @property
+    def waiting_reads(self) -> int:
+        """Reads queued for a connection right now (a metric: record 0018)."""
+        return self._waiting_reads
 
     def session(self) -> AsyncSession:
         """A new session: `async with database.session() as session:`, then commit yourself."""
@@ -126,12 +132,15 @@ class Database:
         if not self._read_slots.locked():  # a free slot: no timeout to set up
             await self._read_slots.acquire()
             return
+        self._waiting_reads += 1
         try:
             async with asyncio.timeout(self._read_wait_seconds):
                 await self._read_slots.acquire()
         except TimeoutError:
             msg = f"no database connection for a read within {self._read_wait_seconds:g} s"
             raise exc.TimeoutError(msg) from None
+        finally:
+            self._waiting_reads -= 1
 
 
 def _fetch_all(
