@@ -96,3 +96,16 @@ def test_kubernetes_can_be_left_out(render) -> None:
 def test_no_docker_leaves_kubernetes_out(render) -> None:
     project = render(no_docker="yes")
     assert not (project / "deploy").exists()
+
+
+def test_the_database_bounds_answer_before_the_probe_and_the_gateway_give_up(render) -> None:
+    """Record 0023: /readyz answers within READINESS_TIMEOUT_SECONDS, below the probe's own
+    timeout; a request's database deadline ends well within a gateway's usual 15 s."""
+    documents = manifests(render())
+    settings = documents["configmap.yaml"]["data"]
+    api = documents["deployment.yaml"]["spec"]["template"]["spec"]["containers"][0]
+    assert float(settings["READINESS_TIMEOUT_SECONDS"]) < api["readinessProbe"]["timeoutSeconds"]
+    assert float(settings["DB_REQUEST_DEADLINE_SECONDS"]) <= 10
+    assert float(settings["DB_STATEMENT_TIMEOUT_SECONDS"]) < float(
+        settings["DB_COMMAND_TIMEOUT_SECONDS"]
+    )

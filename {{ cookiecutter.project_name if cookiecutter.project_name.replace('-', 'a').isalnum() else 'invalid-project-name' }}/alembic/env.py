@@ -48,11 +48,15 @@ def milliseconds(seconds: float) -> str:
 def migration_lock(connection: Connection, current: Settings) -> Iterator[None]:
     set_timeout = text("SELECT set_config(:name, :value, false)")
     wait = milliseconds(current.migration_lock_wait_seconds)
-    connection.execute(set_timeout, {"name": "lock_timeout", "value": wait})
+    # Both: where the service's timeouts are the role's defaults (ALTER ROLE, record 0023), its
+    # statement_timeout would otherwise end this wait, and its idle timeout a slow data migration.
+    for name in ("lock_timeout", "statement_timeout"):
+        connection.execute(set_timeout, {"name": name, "value": wait})
     connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": MIGRATION_LOCK_ID})
     for name, seconds in (
         ("lock_timeout", current.migration_lock_timeout_seconds),
         ("statement_timeout", current.migration_statement_timeout_seconds),
+        ("idle_in_transaction_session_timeout", current.migration_statement_timeout_seconds),
     ):
         connection.execute(set_timeout, {"name": name, "value": milliseconds(seconds)})
     connection.commit()  # the session-level lock outlives this transaction

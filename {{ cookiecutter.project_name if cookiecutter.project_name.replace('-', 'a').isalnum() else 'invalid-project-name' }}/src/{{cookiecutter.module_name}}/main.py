@@ -17,6 +17,7 @@ from {{ cookiecutter.module_name }}.api.routes.health import add_probe_routes
 from {{ cookiecutter.module_name }}.core.config import Settings, get_settings
 from {{ cookiecutter.module_name }}.core.logging import configure_logging
 from {{ cookiecutter.module_name }}.core.telemetry import database_telemetry, telemetry_config
+from {{ cookiecutter.module_name }}.db.deadline import DatabaseDeadlineMiddleware
 from {{ cookiecutter.module_name }}.db.migrations import expected_revision
 from {{ cookiecutter.module_name }}.db.missing_database import log_if_database_is_missing
 from {{ cookiecutter.module_name }}.db.session import Database
@@ -67,6 +68,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["*"],
             expose_headers=["X-Request-ID"],
         )
+    if settings.db_request_deadline_seconds:
+        app.add_middleware(DatabaseDeadlineMiddleware, seconds=settings.db_request_deadline_seconds)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_request_body_bytes)
     app.add_middleware(RequestIdMiddleware)  # outermost: every log line of a request has its id
     add_probe_routes(app)

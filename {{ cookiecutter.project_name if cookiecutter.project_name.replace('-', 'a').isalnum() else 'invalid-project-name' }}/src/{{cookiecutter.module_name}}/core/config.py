@@ -50,6 +50,21 @@ class Settings(BaseSettings):
     db_connect_timeout_seconds: float = Field(default=5.0, gt=0)
     readiness_timeout_seconds: float = Field(default=2.0, gt=0)
 
+    # Bounded database work (record 0023); 0 turns a bound off. The server's three timeouts go
+    # out as start-up parameters when a connection is made: no round trip per statement.
+    db_statement_timeout_seconds: float = Field(default=5.0, ge=0)
+    db_lock_timeout_seconds: float = Field(default=2.0, ge=0)
+    db_idle_in_transaction_timeout_seconds: float = Field(default=15.0, ge=0)
+    # False behind PgBouncer in transaction mode, which refuses start-up parameters: set the
+    # timeouts with ALTER ROLE ... IN DATABASE ... SET instead (README, "Database limits").
+    db_startup_parameters: bool = True
+    # The driver's bound on each statement, above the server's so that the server cancels
+    # first: it ends a statement on a server that does not answer at all.
+    db_command_timeout_seconds: float = Field(default=6.0, ge=0)
+    # One deadline per request for all of its database work: waiting for a connection,
+    # connecting, and every statement together.
+    db_request_deadline_seconds: float = Field(default=10.0, ge=0)
+
     # Migrations: where Alembic's configuration is (readiness compares revisions), how long a
     # migrator waits for another one's advisory lock, and the limits its statements run under.
     alembic_config: Path = Path("alembic.ini")
@@ -73,6 +88,18 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
+
+    @model_validator(mode="after")
+    def server_cancels_before_the_driver(self) -> Self:
+        command, statement = self.db_command_timeout_seconds, self.db_statement_timeout_seconds
+        if command and statement and command <= statement:
+            msg = (
+                f"DB_COMMAND_TIMEOUT_SECONDS ({command:g}) must be above "
+                f"DB_STATEMENT_TIMEOUT_SECONDS ({statement:g}), so that the server cancels a "
+                "slow statement and the driver only ends one on a server that does not answer"
+            )
+            raise ValueError(msg)
+        return self
 
     @model_validator(mode="after")
     def refuse_unsafe_production_settings(self) -> Self:

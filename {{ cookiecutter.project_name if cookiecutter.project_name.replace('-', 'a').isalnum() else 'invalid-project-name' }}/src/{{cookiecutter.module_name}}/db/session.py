@@ -7,6 +7,7 @@
 
 Routes depend on `DatabaseDep` (reads) or `SessionDep` (the request's session: committed before
 the response, rolled back on error). Record 0017 says why; 0011 has the read path's figures.
+Both keep to the request's database deadline (db/deadline.py, record 0023).
 """
 
 import asyncio
@@ -28,6 +29,11 @@ from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 from sqlalchemy.sql import Executable
 
 from {{ cookiecutter.module_name }}.core.config import Settings
+from {{ cookiecutter.module_name }}.db.bounds import (
+    close_invalidated_connections_at_once,
+    connect_arguments,
+)
+from {{ cookiecutter.module_name }}.db.deadline import within_deadline
 
 # The pool's connections are autocommit, so a read is one round trip (no BEGIN, no COMMIT).
 # Sessions get this isolation level instead, on the same pool: they begin a transaction.
@@ -97,16 +103,17 @@ class Database:
         """Every row of one read-only statement, run in autocommit: one round trip, and one
         consistent snapshot for the statement. It sees committed data only; a route that reads
         what it has just written reads through its session."""
-        await self._take_a_read_slot()
-        try:
+        async with within_deadline():
+            await self._take_a_read_slot()
             try:
+                try:
+                    return await self._execute(statement, parameters)
+                except exc.DBAPIError as error:
+                    if not error.connection_invalidated:
+                        raise
                 return await self._execute(statement, parameters)
-            except exc.DBAPIError as error:
-                if not error.connection_invalidated:
-                    raise
-            return await self._execute(statement, parameters)
-        finally:
-            self._read_slots.release()
+            finally:
+                self._read_slots.release()
 
     async def dispose(self) -> None:
         """Close every pooled connection (the lifespan's shutdown)."""
@@ -161,8 +168,9 @@ def _create_engine(settings: Settings) -> AsyncEngine:
         pool_recycle=settings.db_pool_recycle_seconds,
         # Most recently returned first: busy connections stay hot, spare ones age out.
         pool_use_lifo=True,
-        connect_args={"timeout": settings.db_connect_timeout_seconds},
+        connect_args=connect_arguments(settings),
     )
+    close_invalidated_connections_at_once(engine)
     if settings.db_pool_pre_ping:
         _ping_idle_connections(engine)
     return engine
@@ -200,8 +208,9 @@ DatabaseDep = Annotated[Database, Depends(get_database)]
 
 
 async def get_session(database: DatabaseDep) -> AsyncIterator[AsyncSession]:
-    """Commit when the route returns, roll back when it raises."""
-    async with database.session() as session:
+    """Commit when the route returns, roll back when it raises; the route and its commit run
+    within the request's database deadline."""
+    async with within_deadline(), database.session() as session:
         try:
             yield session
             await session.commit()

@@ -33,12 +33,18 @@ async def liveness() -> Response:
 async def readiness(request: Request, database: DatabaseDep, response: Response) -> Readiness:
     wait_seconds: float = request.app.state.settings.readiness_timeout_seconds
     # Read from the migration scripts in a thread the lifespan started (main.py).
-    expected: str | None = await request.app.state.expected_revision
+    head: asyncio.Task[str | None] = request.app.state.expected_revision
+    expected: str | None = None
     try:
-        async with asyncio.timeout(wait_seconds), database.session() as session:
-            current = await database_revision(session)
+        # One bound for all of it, the first probe's wait for the head included.
+        async with asyncio.timeout(wait_seconds):
+            expected = await asyncio.shield(head)  # a probe that gives up leaves it running
+            async with database.session() as session:
+                current = await database_revision(session)
     except TimeoutError:
         reason = f"database did not answer within {wait_seconds:g} s"
+        if not head.done():
+            reason = f"the code's migration head was not read within {wait_seconds:g} s"
         current = None
     except Exception as exc:  # any failure means "not ready"
         reason = f"database error: {type(exc).__name__}"
