@@ -16,8 +16,9 @@ Figures:
   resource's get-by-id against Starlette + raw asyncpg (the limit), FastAPI + raw asyncpg (same
   framework) and FastAPI + AsyncSession.get (the textbook stack); the baked service again with
   OpenTelemetry exporting traces and metrics to a local OTLP/HTTP receiver the bench starts
-  (telemetry on against off); requests/s, p50, p99, and the server process's CPU time per
-  request; cold start to the first 200;
+  (telemetry on against off); get-by-id and POST /items of the baked service with its database
+  bounds (record 0023) against the same service with them off; requests/s, p50, p99, and the
+  server process's CPU time per request; cold start to the first 200;
 - container: image size and rebuild time after a source-only change, where an engine answers or
   podman can be provisioned as the containers tier does (stand-in base images).
 """
@@ -50,6 +51,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 
 APPS_DIR = BENCH_DIR / "apps"
 ITEMS_SCRIPT = APPS_DIR / "items.lua"
+CREATE_SCRIPT = APPS_DIR / "create_item.lua"
 ROWS = 1000
 CONTEXT = {"project_name": "bench-service", "include_example": "yes", "no_docker": "no"}
 MODULE = "bench_service"
@@ -57,17 +59,28 @@ VERSIONS = ("fastapi", "starlette", "sqlalchemy", "asyncpg", "pydantic", "uvicor
 
 HEALTHZ = "/healthz"
 ITEMS = "/items/{id}"
+CREATE = "POST /items"
 BAKED = "baked service"
 RAW_ASGI, STARLETTE, FASTAPI_MIN = "raw ASGI", "bare Starlette", "minimal FastAPI"
 STARLETTE_PG = "Starlette + raw asyncpg (the limit)"
 FASTAPI_PG = "FastAPI + raw asyncpg (same framework)"
 TEXTBOOK = "FastAPI + AsyncSession.get (textbook)"
 BAKED_OTEL = "baked service, telemetry exporting"
+BAKED_UNBOUNDED = "baked service, bounds off"
+# Every database bound of record 0023 switched off, through the settings a team would use.
+BOUNDS_OFF = (
+    ("DB_STATEMENT_TIMEOUT_SECONDS", "0"),
+    ("DB_LOCK_TIMEOUT_SECONDS", "0"),
+    ("DB_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS", "0"),
+    ("DB_COMMAND_TIMEOUT_SECONDS", "0"),
+    ("DB_REQUEST_DEADLINE_SECONDS", "0"),
+)
 
 TARGET_HEALTHZ = 0.9
 TARGET_ITEMS = 0.7
 TARGET_TAIL = 3.0
 TARGET_TELEMETRY = 0.8  # telemetry on keeps at least this share of get-by-id throughput
+TARGET_BOUNDS = 0.95  # the database bounds cost at most 5% of get-by-id and POST throughput
 TARGET_COLD_START = 1.0
 TARGET_RENDER = 1.0
 TARGET_GREEN = 15.0
@@ -90,6 +103,7 @@ class App:
     paths: tuple[str, ...]
     baked: bool = False
     telemetry: bool = False
+    settings: tuple[tuple[str, str], ...] = ()  # the baked service's own, on top of the run's
 
 
 # In this order, forwards and backwards in turn: the baked service runs right after (or before)
@@ -98,13 +112,15 @@ APPS = (
     App(RAW_ASGI, "ref_asgi:app", (HEALTHZ,)),
     App(STARLETTE, "ref_starlette:app", (HEALTHZ, ITEMS)),
     App(FASTAPI_MIN, "ref_fastapi_min:app", (HEALTHZ,)),
-    App(BAKED, f"{MODULE}.main:app", (HEALTHZ, ITEMS), baked=True),
+    App(BAKED, f"{MODULE}.main:app", (HEALTHZ, ITEMS, CREATE), baked=True),
     App(BAKED_OTEL, f"{MODULE}.main:app", (HEALTHZ, ITEMS), baked=True, telemetry=True),
+    App(BAKED_UNBOUNDED, f"{MODULE}.main:app", (ITEMS, CREATE), baked=True, settings=BOUNDS_OFF),
     App(FASTAPI_PG, "ref_fastapi_asyncpg:app", (ITEMS,)),
     App(TEXTBOOK, "ref_textbook:app", (ITEMS,)),
 )
 HEALTHZ_ROWS = (RAW_ASGI, STARLETTE, FASTAPI_MIN, BAKED, BAKED_OTEL)
-ITEMS_ROWS = (STARLETTE, FASTAPI_PG, TEXTBOOK, BAKED, BAKED_OTEL)
+ITEMS_ROWS = (STARLETTE, FASTAPI_PG, TEXTBOOK, BAKED, BAKED_OTEL, BAKED_UNBOUNDED)
+CREATE_ROWS = (BAKED, BAKED_UNBOUNDED)
 ITEMS_LABEL = {STARLETTE: STARLETTE_PG}
 
 
@@ -325,14 +341,20 @@ def server_env(database_url: str) -> dict[str, str]:
 def exercise(app: App, server: servers.Server, settings: Settings, samples: Samples) -> None:
     """Check each path answers 200 (and keep the item's JSON), warm up, then measure."""
     for path in app.paths:
-        probe = "/items/1" if path == ITEMS else path
-        status, body = servers.get(server.port, probe)
-        if status != 200:
-            raise RuntimeError(f"{app.name} answered {status} on {probe}: {body[:200]!r}")
+        if path == CREATE:
+            status, body = servers.post_json(server.port, "/items", {"name": "probe"})
+            expected = 201
+        else:
+            probe = "/items/1" if path == ITEMS else path
+            status, body = servers.get(server.port, probe)
+            expected = 200
+        if status != expected:
+            raise RuntimeError(f"{app.name} answered {status} on {path}: {body[:200]!r}")
         if path == ITEMS:
             samples.answers[app.name] = json.loads(body)
-        url = server.url("/" if path == ITEMS else path)  # items.lua writes the item paths
-        script = ITEMS_SCRIPT if path == ITEMS else None
+        # items.lua writes the item paths, create_item.lua its method, path and body.
+        url = server.url("/" if path in (ITEMS, CREATE) else path)
+        script = {ITEMS: ITEMS_SCRIPT, CREATE: CREATE_SCRIPT}.get(path)
         wrk_env = {**os.environ, "BENCH_ROWS": str(ROWS)}
         loadgen.run(url, settings.warmup, script=script, env=wrk_env)
         load = loadgen.run(url, settings.seconds, server_pid=server.pid, script=script, env=wrk_env)
@@ -356,7 +378,9 @@ def measure_http(settings: Settings, project: Path) -> Samples:
         for round_ in range(settings.rounds):
             for app in APPS if round_ % 2 == 0 else reversed(APPS):
                 cwd = project if app.baked else APPS_DIR
-                app_env = {**env, **settings.service_env} if app.baked else env
+                app_env = env
+                if app.baked:
+                    app_env = {**env, **settings.service_env, **dict(app.settings)}
                 if app.telemetry:
                     app_env = {**app_env, **telemetry}
                 with servers.serve(
@@ -384,6 +408,12 @@ def load_row(label: str, samples: Samples, app: str, path: str, ratio: str) -> s
         f"  {label:<48} {samples.rps(app, path):9,.0f} {p50:7.2f} {p99:8.2f} "
         f"{samples.tail(app, path):6.1f}x {cpu}   {ratio}{errors}"
     )
+
+
+def bounds_ratio(samples: Samples, path: str) -> str:
+    """The baked service as shipped against this row (its bounds off): what the bounds cost."""
+    ratio = f"bounds on {samples.ratio(BAKED, BAKED_UNBOUNDED, path):.2f}x off"
+    return ratio + samples.rounds(BAKED, BAKED_UNBOUNDED, path)
 
 
 def print_http(settings: Settings, samples: Samples, results: Results) -> None:
@@ -422,6 +452,8 @@ def print_http(settings: Settings, samples: Samples, results: Results) -> None:
         if app == BAKED_OTEL:
             ratio = f"{samples.ratio(app, BAKED, ITEMS):.2f}x telemetry off"
             ratio += samples.rounds(app, BAKED, ITEMS)
+        if app == BAKED_UNBOUNDED:
+            ratio = bounds_ratio(samples, ITEMS)
         out(load_row(f"get-by-id  {ITEMS_LABEL.get(app, app)}", samples, app, ITEMS, ratio))
     baked_answer = samples.answers.get(BAKED)
     differ = [a for a, body in samples.answers.items() if body != baked_answer]
@@ -432,6 +464,18 @@ def print_http(settings: Settings, samples: Samples, results: Results) -> None:
         items >= TARGET_ITEMS,
         f"baked get-by-id {items:.2f}x FastAPI + raw asyncpg >= {TARGET_ITEMS:g}x",
     )
+    out()
+    out("POST /items (same load, one new row per request, through the request's session)")
+    out(header)
+    for app in CREATE_ROWS:
+        ratio = bounds_ratio(samples, CREATE) if app == BAKED_UNBOUNDED else ""
+        out(load_row(f"POST /items {app}", samples, app, CREATE, ratio))
+    for path, name in ((ITEMS, "get-by-id"), (CREATE, "POST /items")):
+        bounded = samples.ratio(BAKED, BAKED_UNBOUNDED, path)
+        results.target(
+            bounded >= TARGET_BOUNDS,
+            f"baked {name}, database bounds on {bounded:.2f}x off >= {TARGET_BOUNDS:g}x",
+        )
     traced = samples.ratio(BAKED_OTEL, BAKED, ITEMS)
     results.target(
         traced >= TARGET_TELEMETRY,

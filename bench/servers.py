@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import json
 import os
 import signal
 import subprocess
@@ -47,6 +48,17 @@ def get(port: int, path: str, timeout: float = 5.0) -> tuple[int, bytes]:
     connection = http.client.HTTPConnection(HOST, port, timeout=timeout)
     try:
         connection.request("GET", path)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def post_json(port: int, path: str, body: object, timeout: float = 5.0) -> tuple[int, bytes]:
+    connection = http.client.HTTPConnection(HOST, port, timeout=timeout)
+    try:
+        payload = json.dumps(body).encode()
+        connection.request("POST", path, payload, {"Content-Type": "application/json"})
         response = connection.getresponse()
         return response.status, response.read()
     finally:

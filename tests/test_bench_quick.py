@@ -31,6 +31,9 @@ FIGURES = (
     r"^  get-by-id  FastAPI \+ AsyncSession.get \(textbook\) ",
     r"^  get-by-id  baked service .*x FastAPI \+ asyncpg",
     r"^  get-by-id  baked service, telemetry exporting .*x telemetry off",
+    r"^  get-by-id  baked service, bounds off .*bounds on .*x off",
+    r"^  POST /items baked service ",
+    r"^  POST /items baked service, bounds off .*bounds on .*x off",
     r"^  cold start raw ASGI ",
     r"^  cold start minimal FastAPI ",
     r"^  cold start FastAPI \+ AsyncSession.get \(textbook\) ",
@@ -38,9 +41,9 @@ FIGURES = (
     r"^  image size ",
     r"^  rebuild after a source-only change ",
 )
-# render-only, warm time-to-green, /healthz, get-by-id, get-by-id with telemetry, two tails,
-# cold start
-TARGETS = 8
+# render-only, warm time-to-green, /healthz, get-by-id, get-by-id with telemetry, the database
+# bounds on get-by-id and on POST, two tails, cold start
+TARGETS = 10
 
 
 def test_quick_benchmark_prints_every_figure() -> None:
