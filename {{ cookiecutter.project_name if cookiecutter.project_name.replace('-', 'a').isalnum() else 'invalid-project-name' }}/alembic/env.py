@@ -49,7 +49,7 @@ def migration_lock(connection: Connection, current: Settings) -> Iterator[None]:
     set_timeout = text("SELECT set_config(:name, :value, false)")
     wait = milliseconds(current.migration_lock_wait_seconds)
     # Both: where the service's timeouts are the role's defaults (ALTER ROLE, record 0023), its
-    # statement_timeout would otherwise end this wait, and its idle timeout a slow data migration.
+    # statement_timeout would otherwise end this wait (and, below, its idle timeout a migration).
     for name in ("lock_timeout", "statement_timeout"):
         connection.execute(set_timeout, {"name": name, "value": wait})
     connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": MIGRATION_LOCK_ID})
