@@ -1,6 +1,6 @@
-"""A private PostgreSQL 15 instance for fault tests: its own data folder, port and socket folder,
-made with initdb and removed afterwards, so a test may freeze, restart or `kill -9` it. The
-shared server on 5432 is never touched.
+"""A private PostgreSQL instance (15 where installed) for fault tests: its own data folder, port
+and socket folder, made with initdb and removed afterwards, so a test may freeze, restart or
+`kill -9` it. The shared server on 5432 is never touched.
 
 The server runs as the `postgres` user when the tests run as root (initdb refuses root), and as
 the current user otherwise.
@@ -21,7 +21,10 @@ from pathlib import Path
 
 from tools.machine import free_port
 
-BINDIR = Path("/usr/lib/postgresql/15/bin")  # Debian's postgresql-15 package
+# Debian's postgresql-15 package (the machine's server), else the newest major installed.
+INSTALLED = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]))
+PREFERRED = Path("/usr/lib/postgresql/15/bin")
+BINDIR = PREFERRED if (PREFERRED / "initdb").exists() or not INSTALLED else INSTALLED[-1].parent
 SERVER_USER = "postgres"
 START_TIMEOUT_SECONDS = 60
 
@@ -29,7 +32,7 @@ START_TIMEOUT_SECONDS = 60
 def available() -> str | None:
     """None when an instance can be made here, else the reason it cannot."""
     if not (BINDIR / "initdb").exists():
-        return f"no PostgreSQL 15 server binaries in {BINDIR} (Debian package postgresql-15)"
+        return f"no PostgreSQL server binaries in {BINDIR} (Debian package postgresql-15)"
     if os.geteuid() == 0 and shutil.which("runuser") is None:
         return "running as root without runuser: cannot start PostgreSQL as another user"
     return None
