@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from {{ cookiecutter.module_name }}.api.body_limit import BodyLimitMiddleware
+from {{ cookiecutter.module_name }}.api.database_errors import install_database_error_handlers
 from {{ cookiecutter.module_name }}.api.errors import ERROR_RESPONSES, install_error_handlers
 from {{ cookiecutter.module_name }}.api.request_id import RequestIdMiddleware
 {%- if cookiecutter.include_example == "yes" %}
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         telemetry=telemetry_config(),
     )
     install_error_handlers(app)
+    install_database_error_handlers(app)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

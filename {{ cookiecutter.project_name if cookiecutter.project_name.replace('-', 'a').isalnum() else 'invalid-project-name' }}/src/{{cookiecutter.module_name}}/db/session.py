@@ -4,6 +4,7 @@
     rows = await database.read_all(LIST_ITEMS, {"limit": 20})
     async with database.session() as session:  # writes, or statements that must agree
         ...
+    await database.run_in_transaction(transfer)  # re-run on a deadlock or serialization failure
 
 Routes depend on `DatabaseDep` (reads) or `SessionDep` (the request's session: committed before
 the response, rolled back on error). Record 0017 says why; 0011 has the read path's figures.
@@ -11,12 +12,14 @@ Both keep to the request's database deadline (db/deadline.py, record 0023).
 """
 
 import asyncio
+import random
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Annotated, Any, Self
 
 from fastapi import Depends, Request
 from sqlalchemy import Connection, RowMapping, event, exc
+from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -34,6 +37,11 @@ from {{ cookiecutter.module_name }}.db.bounds import (
     connect_arguments,
 )
 from {{ cookiecutter.module_name }}.db.deadline import within_deadline
+from {{ cookiecutter.module_name }}.db.sqlstate import (
+    READ_ONLY_SQL_TRANSACTION,
+    RETRY_THE_TRANSACTION,
+    sqlstate,
+)
 
 # The pool's connections are autocommit, so a read is one round trip (no BEGIN, no COMMIT).
 # Sessions get this isolation level instead, on the same pool: they begin a transaction.
@@ -42,6 +50,10 @@ TRANSACTIONS = "READ COMMITTED"  # PostgreSQL's default, stated rather than inhe
 # out. One in steady use is not: SQLAlchemy's own pre-ping costs a round trip on every checkout.
 PING_AFTER_IDLE_SECONDS = 1.0
 IDLE_SINCE = "idle_since"
+# run_in_transaction: the pause before attempt n+1 is random in [0, min(FIRST * 2**n, MAX)], so
+# that transactions which collided do not collide again in step.
+RETRY_FIRST_PAUSE_SECONDS = 0.05
+RETRY_MAX_PAUSE_SECONDS = 1.0
 
 
 class Database:
@@ -89,6 +101,26 @@ class Database:
     def session(self) -> AsyncSession:
         """A new session: `async with database.session() as session:`, then commit yourself."""
         return self._sessions()
+
+    async def run_in_transaction[T](
+        self, work: Callable[[AsyncSession], Awaitable[T]], *, retries: int = 3
+    ) -> T:
+        """`await work(session)` in a new session's transaction, then commit, and return what
+        `work` returned. A transaction that fails on a serialization failure or a deadlock (it
+        met another transaction, not a bug) is rolled back and `work` runs again, up to
+        `retries` more times after a short random pause; the last failure is raised. So `work`
+        must be safe to run twice: its database writes are rolled back, nothing else is."""
+        attempt = 0
+        while True:
+            try:
+                async with self.session() as session, session.begin():
+                    return await work(session)
+            except exc.DBAPIError as error:
+                if attempt >= retries or sqlstate(error) not in RETRY_THE_TRANSACTION:
+                    raise
+            pause = min(RETRY_FIRST_PAUSE_SECONDS * 2**attempt, RETRY_MAX_PAUSE_SECONDS)
+            await asyncio.sleep(random.uniform(0, pause))  # noqa: S311 (jitter, not a secret)
+            attempt += 1
 
     async def read_one(
         self, statement: Executable, parameters: Mapping[str, Any] | None = None
@@ -171,9 +203,25 @@ def _create_engine(settings: Settings) -> AsyncEngine:
         connect_args=connect_arguments(settings),
     )
     close_invalidated_connections_at_once(engine)
+    _discard_connections_on_errors(engine)
     if settings.db_pool_pre_ping:
         _ping_idle_connections(engine)
     return engine
+
+
+def _discard_connections_on_errors(engine: AsyncEngine) -> None:
+    """Errors after which a connection must not go back to the pool are marked as disconnects
+    (SQLAlchemy's `handle_error` event): the pool discards that connection and every one made
+    before it, and the next checkout connects afresh.
+
+    A read-only transaction (25006) on a connection made to a primary means the server was
+    demoted in a failover: every connection made before it points at a standby now.
+    """
+
+    @event.listens_for(engine.sync_engine, "handle_error")
+    def discard_if_read_only(context: ExceptionContext) -> None:
+        if sqlstate(context.original_exception) == READ_ONLY_SQL_TRANSACTION:
+            context.is_disconnect = True
 
 
 def _ping_idle_connections(engine: AsyncEngine) -> None:

@@ -2,8 +2,9 @@
 (paging and a filter), partial update, delete.
 
 Reads that are one statement go through the `Database` (no transaction, record 0011); writes go
-through the request's session, committed before the response. Constraint violations and a
-database that is down answer in the error shape (api/errors.py).
+through the request's session, committed before the response. Constraint violations (409/422)
+and a database that cannot serve the request now (503) answer in the error shape
+(api/database_errors.py).
 """
 
 from typing import Annotated, Any
@@ -11,7 +12,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 from sqlalchemy import bindparam, delete, select
 
-from {{ cookiecutter.module_name }}.api.errors import DATABASE_ERROR_RESPONSES, ErrorResponse
+from {{ cookiecutter.module_name }}.api.database_errors import DATABASE_ERROR_RESPONSES
+from {{ cookiecutter.module_name }}.api.errors import ErrorResponse
 from {{ cookiecutter.module_name }}.db.session import DatabaseDep, SessionDep
 from {{ cookiecutter.module_name }}.models.item import Item
 from {{ cookiecutter.module_name }}.schemas.item import ItemCreate, ItemRead, ItemUpdate
