@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from {{ cookiecutter.module_name }}.api.body_limit import BodyLimitMiddleware
+from {{ cookiecutter.module_name }}.api.concurrency import ConcurrencyLimitMiddleware
 from {{ cookiecutter.module_name }}.api.errors import ERROR_RESPONSES, install_error_handlers
 from {{ cookiecutter.module_name }}.api.request_id import RequestIdMiddleware
 {%- if cookiecutter.include_example == "yes" %}
@@ -68,6 +69,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["X-Request-ID"],
         )
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_request_body_bytes)
+    if settings.max_concurrent_requests:
+        app.add_middleware(
+            ConcurrencyLimitMiddleware, max_requests=settings.max_concurrent_requests
+        )
     app.add_middleware(RequestIdMiddleware)  # outermost: every log line of a request has its id
     add_probe_routes(app)
 {%- if cookiecutter.include_example == "yes" %}
