@@ -24,6 +24,9 @@ STARTUP_FAILURE = 3
 # How long the supervisor waits for the workers beyond their own grace before killing them.
 KILL_MARGIN_SECONDS = 5.0
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+# A worker that dies sooner than this after its start is started again only after this long,
+# so that a crash at start-up does not become a busy loop of new processes.
+RESTART_DELAY_SECONDS = 1.0
 
 
 def exit_text(code: int | None) -> str:
@@ -46,29 +49,31 @@ class Supervisor:
         self.grace_seconds = grace_seconds
         self.context = multiprocessing.get_context("spawn")
         self.workers: dict[int, BaseProcess] = {}
+        self.started_at: dict[int, float] = {}
+        # Signals wake the supervisor's wait through this pair (signal.set_wakeup_fd).
+        self.wake_reader, self.wake_writer = socket.socketpair()
+        self.wake_writer.setblocking(False)
         self.stopping = False
         self.stop_signal: int | None = None
         self.status = 0
 
     def run(self) -> int:
-        wake_reader, wake_writer = socket.socketpair()
-        wake_writer.setblocking(False)
         previous = {sig: signal.signal(sig, self.stop) for sig in STOP_SIGNALS}
-        old_wakeup = signal.set_wakeup_fd(wake_writer.fileno())
+        old_wakeup = signal.set_wakeup_fd(self.wake_writer.fileno())
         try:
             for slot in range(self.count):
                 self.start(slot)
             while not self.stopping:
                 sentinels = [process.sentinel for process in self.workers.values()]
-                wait([*sentinels, wake_reader])  # a worker exited, or a signal arrived
+                wait([*sentinels, self.wake_reader])  # a worker exited, or a signal arrived
                 self.replace_dead_workers()
             self.stop_workers()
         finally:
             signal.set_wakeup_fd(old_wakeup)
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-            wake_reader.close()
-            wake_writer.close()
+            self.wake_reader.close()
+            self.wake_writer.close()
         return self.status
 
     def start(self, slot: int, replaces: int | None = None) -> None:
@@ -77,6 +82,7 @@ class Supervisor:
         )
         process.start()
         self.workers[slot] = process
+        self.started_at[slot] = time.monotonic()
         if replaces is None:
             logger.info("worker %s started", process.pid, extra={"worker_pid": process.pid})
         else:
@@ -104,6 +110,10 @@ class Supervisor:
                 self.status = STARTUP_FAILURE
                 self.stopping = True
                 return
+            if time.monotonic() - self.started_at[slot] < RESTART_DELAY_SECONDS:
+                wait([self.wake_reader], RESTART_DELAY_SECONDS)  # or until a stop signal
+                if self.stopping:
+                    return
             self.start(slot, replaces=process.pid)
 
     def stop(self, signum: int, _frame: object) -> None:
