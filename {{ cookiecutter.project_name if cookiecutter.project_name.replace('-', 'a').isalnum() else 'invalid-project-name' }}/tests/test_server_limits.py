@@ -1,11 +1,13 @@
 """The server's limits (record 0025): a request head over MAX_REQUEST_HEAD_BYTES answers 431 in
 the error shape while other clients are served; a client that sends no complete head within
 REQUEST_HEAD_TIMEOUT_SECONDS is disconnected; beyond MAX_CONCURRENT_REQUESTS requests in
-progress the API answers 503 with Retry-After, and the probes still answer."""
+progress the API answers 503 with Retry-After, and the probes still answer; an idle kept-alive
+connection lasts KEEP_ALIVE_SECONDS."""
 
 import asyncio
 import json
 import socket
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
@@ -20,6 +22,7 @@ from tests.server_process import ServerProcess, running_server
 
 HEAD_LIMIT = 4096
 HEAD_TIMEOUT_SECONDS = 1.0
+KEEP_ALIVE_SECONDS = 2
 # Generous: the server closes at HEAD_TIMEOUT_SECONDS; this only keeps a broken build from hanging.
 CLOSE_DEADLINE_SECONDS = 10.0
 
@@ -37,6 +40,7 @@ def server(database_url: str) -> Iterator[ServerProcess]:
         database_url,
         MAX_REQUEST_HEAD_BYTES=str(HEAD_LIMIT),
         REQUEST_HEAD_TIMEOUT_SECONDS=str(HEAD_TIMEOUT_SECONDS),
+        KEEP_ALIVE_SECONDS=str(KEEP_ALIVE_SECONDS),
     ) as running:
         yield running
 
@@ -111,3 +115,21 @@ async def test_beyond_the_concurrency_limit_the_api_answers_503_and_probes_answe
     holds.release.set()
     assert (await held).status_code == status.HTTP_200_OK
     assert (await client.get("/hold")).status_code == status.HTTP_200_OK
+    document = (await client.get("/openapi.json")).json()
+    assert "503" in document["paths"]["/hold"]["get"]["responses"]
+
+
+def test_an_idle_kept_alive_connection_is_closed_at_the_keep_alive_timeout(
+    server: ServerProcess,
+) -> None:
+    """After a response only KEEP_ALIVE_SECONDS applies: the head timeout (shorter here) does
+    not cut an idle connection between requests."""
+    with socket.create_connection(
+        ("127.0.0.1", server.port), timeout=CLOSE_DEADLINE_SECONDS
+    ) as client:
+        client.sendall(b"GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n")
+        assert client.recv(65536).startswith(b"HTTP/1.1 200 ")
+        answered = time.monotonic()
+        assert read_all(client) == b""
+        idle = time.monotonic() - answered
+    assert idle >= KEEP_ALIVE_SECONDS * 0.9, idle
