@@ -16,9 +16,11 @@ Figures:
   resource's get-by-id against Starlette + raw asyncpg (the limit), FastAPI + raw asyncpg (same
   framework) and FastAPI + AsyncSession.get (the textbook stack); the baked service again with
   OpenTelemetry exporting traces and metrics to a local OTLP/HTTP receiver the bench starts
-  (telemetry on against off); get-by-id and POST /items of the baked service with its database
-  bounds (record 0023) against the same service with them off; requests/s, p50, p99, and the
-  server process's CPU time per request; cold start to the first 200;
+  (telemetry on against off), and under its production command (`python -m MODULE.serve`: the
+  head limits, the drain and the concurrency limit, against the plain uvicorn command); get-by-id
+  and POST /items of the baked service with its database bounds (record 0023) against the same
+  service with them off; requests/s, p50, p99, and the server process's CPU time per request;
+  cold start to the first 200;
 - container: image size and rebuild time after a source-only change, where an engine answers or
   podman can be provisioned as the containers tier does (stand-in base images).
 """
@@ -75,6 +77,9 @@ BOUNDS_OFF = (
     ("DB_COMMAND_TIMEOUT_SECONDS", "0"),
     ("DB_REQUEST_DEADLINE_SECONDS", "0"),
 )
+BAKED_SERVE = "baked service, production command"
+# The production command's own log and access settings, as uvicorn's command above is run.
+SERVE_ENV = {"ACCESS_LOG": "false", "LOG_LEVEL": "WARNING"}
 
 TARGET_HEALTHZ = 0.9
 TARGET_ITEMS = 0.7
@@ -104,6 +109,7 @@ class App:
     baked: bool = False
     telemetry: bool = False
     settings: tuple[tuple[str, str], ...] = ()  # the baked service's own, on top of the run's
+    production_command: bool = False  # python -m MODULE.serve instead of the uvicorn command
 
 
 # In this order, forwards and backwards in turn: the baked service runs right after (or before)
@@ -113,13 +119,14 @@ APPS = (
     App(STARLETTE, "ref_starlette:app", (HEALTHZ, ITEMS)),
     App(FASTAPI_MIN, "ref_fastapi_min:app", (HEALTHZ,)),
     App(BAKED, f"{MODULE}.main:app", (HEALTHZ, ITEMS, CREATE), baked=True),
+    App(BAKED_SERVE, MODULE, (HEALTHZ, ITEMS), baked=True, production_command=True),
     App(BAKED_OTEL, f"{MODULE}.main:app", (HEALTHZ, ITEMS), baked=True, telemetry=True),
     App(BAKED_UNBOUNDED, f"{MODULE}.main:app", (ITEMS, CREATE), baked=True, settings=BOUNDS_OFF),
     App(FASTAPI_PG, "ref_fastapi_asyncpg:app", (ITEMS,)),
     App(TEXTBOOK, "ref_textbook:app", (ITEMS,)),
 )
-HEALTHZ_ROWS = (RAW_ASGI, STARLETTE, FASTAPI_MIN, BAKED, BAKED_OTEL)
-ITEMS_ROWS = (STARLETTE, FASTAPI_PG, TEXTBOOK, BAKED, BAKED_OTEL, BAKED_UNBOUNDED)
+HEALTHZ_ROWS = (RAW_ASGI, STARLETTE, FASTAPI_MIN, BAKED, BAKED_SERVE, BAKED_OTEL)
+ITEMS_ROWS = (STARLETTE, FASTAPI_PG, TEXTBOOK, BAKED, BAKED_SERVE, BAKED_OTEL, BAKED_UNBOUNDED)
 CREATE_ROWS = (BAKED, BAKED_UNBOUNDED)
 ITEMS_LABEL = {STARLETTE: STARLETTE_PG}
 
@@ -383,6 +390,8 @@ def measure_http(settings: Settings, project: Path) -> Samples:
                     app_env = {**env, **settings.service_env, **dict(app.settings)}
                 if app.telemetry:
                     app_env = {**app_env, **telemetry}
+                if app.production_command:
+                    app_env = {**app_env, **SERVE_ENV}
                 with servers.serve(
                     app.name.split(" (")[0].replace(" ", "-").replace("+", "and"),
                     python,
@@ -390,6 +399,7 @@ def measure_http(settings: Settings, project: Path) -> Samples:
                     cwd=cwd,
                     env=app_env,
                     log_dir=logs,
+                    production_command=app.production_command,
                 ) as server:
                     samples.cold.setdefault(app.name, []).append(server.cold_start)
                     exercise(app, server, settings, samples)
@@ -433,6 +443,9 @@ def print_http(settings: Settings, samples: Samples, results: Results) -> None:
         if app == BAKED_OTEL:
             ratio = f"{samples.ratio(app, BAKED, HEALTHZ):.2f}x telemetry off"
             ratio += samples.rounds(app, BAKED, HEALTHZ)
+        if app == BAKED_SERVE:
+            ratio = f"{samples.ratio(app, BAKED, HEALTHZ):.2f}x the uvicorn command"
+            ratio += samples.rounds(app, BAKED, HEALTHZ)
         out(load_row(f"/healthz   {app}", samples, app, HEALTHZ, ratio))
     healthz = samples.ratio(BAKED, FASTAPI_MIN, HEALTHZ)
     results.target(
@@ -454,6 +467,9 @@ def print_http(settings: Settings, samples: Samples, results: Results) -> None:
             ratio += samples.rounds(app, BAKED, ITEMS)
         if app == BAKED_UNBOUNDED:
             ratio = bounds_ratio(samples, ITEMS)
+        if app == BAKED_SERVE:
+            ratio = f"{samples.ratio(app, BAKED, ITEMS):.2f}x the uvicorn command"
+            ratio += samples.rounds(app, BAKED, ITEMS)
         out(load_row(f"get-by-id  {ITEMS_LABEL.get(app, app)}", samples, app, ITEMS, ratio))
     baked_answer = samples.answers.get(BAKED)
     differ = [a for a, body in samples.answers.items() if body != baked_answer]
@@ -621,6 +637,8 @@ def run_all(settings: Settings, args: argparse.Namespace, results: Results) -> N
     out()
     out(f"stack (the baked lock): {versions(python)}; wrk {loadgen.wrk_version()}")
     out(f"server: {servers.uvicorn_command_text()} (one worker), loopback")
+    serve_settings = ", ".join(f"{k}={v}" for k, v in SERVE_ENV.items())
+    out(f"production command: python -m {MODULE}.serve ({serve_settings}), same port rules")
     shipped = ", ".join(f"{k}={v}" for k, v in settings.service_env.items()) or "as shipped"
     out(f"baked service settings: {shipped}")
     samples: Samples | None = None

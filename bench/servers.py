@@ -40,6 +40,12 @@ def uvicorn_command(python: str, app: str, port: int) -> list[str]:
     ]
 
 
+def serve_command(python: str, module: str) -> list[str]:
+    """The baked service's production command (`python -m <module>.serve`): uvicorn with the
+    service's own protocol class, drain and limits; host and port from the environment."""
+    return [python, "-m", f"{module}.serve"]
+
+
 def uvicorn_command_text() -> str:
     return " ".join(uvicorn_command("python", "MODULE:app", 0)).replace(" 0 ", " PORT ")
 
@@ -117,13 +123,20 @@ def serve(
     env: dict[str, str],
     log_dir: Path,
     probe: str = "/healthz",
+    production_command: bool = False,
 ) -> Iterator[Server]:
+    """`app` is uvicorn's MODULE:app, or with production_command the baked module's name."""
     port = free_port()
     log = log_dir / f"{name}.log"
+    if production_command:
+        command = serve_command(python, app)
+        env = {**env, "HOST": HOST, "PORT": str(port)}
+    else:
+        command = uvicorn_command(python, app, port)
     with log.open("ab") as out:
         started = time.monotonic()
         process = subprocess.Popen(
-            uvicorn_command(python, app, port),
+            command,
             cwd=cwd,
             env=env,
             stdout=out,

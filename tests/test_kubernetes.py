@@ -85,6 +85,29 @@ def test_pods_run_hardened_with_probes_and_a_secret_database_url(baked: Baked) -
     assert {"pdb.yaml", "hpa.yaml", "service.yaml"} <= set(documents)
 
 
+@pytest.mark.parametrize("baked", combination_params(WITH_KUBERNETES), indirect=True)
+def test_the_pod_drains_before_it_is_killed_and_probes_outwait_the_app(baked: Baked) -> None:
+    """The preStop delay, then SIGTERM and the server's grace, all inside the kill timeout;
+    the readiness probe waits longer than the app's own readiness bound; the keep-alive is
+    above the 60 s idle timeout of common load balancers (record 0025)."""
+    documents = manifests(baked.path)
+    pod = documents["deployment.yaml"]["spec"]["template"]["spec"]
+    api = pod["containers"][0]
+    settings = documents["configmap.yaml"]["data"]
+    command = api["lifecycle"]["preStop"]["exec"]["command"]
+    assert command[0] == "sleep"
+    pre_stop = int(command[1])
+    assert pre_stop > 0
+    grace = int(settings["SHUTDOWN_GRACE_SECONDS"])
+    assert pre_stop + grace < pod["terminationGracePeriodSeconds"]
+    assert api["readinessProbe"]["timeoutSeconds"] > float(settings["READINESS_TIMEOUT_SECONDS"])
+    assert all(api[probe]["timeoutSeconds"] >= 2 for probe in ("startupProbe", "livenessProbe"))
+    assert int(settings["KEEP_ALIVE_SECONDS"]) > 60
+    compose = yaml.safe_load((baked.path / "docker-compose.yml").read_text())
+    stop_grace = compose["services"]["api"]["stop_grace_period"]
+    assert int(stop_grace.removesuffix("s")) > grace
+
+
 def test_kubernetes_can_be_left_out(render) -> None:
     project = render(kubernetes="no")
     assert not (project / "deploy").exists()

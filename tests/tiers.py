@@ -32,6 +32,7 @@ TIERS: dict[str, str] = {
     "test_pre_gen_validation.py": "hooks",
     "test_release_update.py": "cruft",
     "test_render.py": "render",
+    "test_server_limits.py": "faults",
     "test_static_validators.py": "static",
     "test_telemetry.py": "telemetry",
     "test_tiers.py": "unit",

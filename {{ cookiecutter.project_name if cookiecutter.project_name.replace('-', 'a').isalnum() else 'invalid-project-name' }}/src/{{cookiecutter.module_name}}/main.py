@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from {{ cookiecutter.module_name }}.api.body_limit import BodyLimitMiddleware
+from {{ cookiecutter.module_name }}.api.concurrency import ConcurrencyLimitMiddleware
 from {{ cookiecutter.module_name }}.api.database_errors import install_database_error_handlers
 from {{ cookiecutter.module_name }}.api.errors import ERROR_RESPONSES, install_error_handlers
 from {{ cookiecutter.module_name }}.api.request_id import RequestIdMiddleware
@@ -73,6 +74,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.db_request_deadline_seconds:
         app.add_middleware(DatabaseDeadlineMiddleware, seconds=settings.db_request_deadline_seconds)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_request_body_bytes)
+    if settings.max_concurrent_requests:
+        app.add_middleware(
+            ConcurrencyLimitMiddleware, max_requests=settings.max_concurrent_requests
+        )
     app.add_middleware(RequestIdMiddleware)  # outermost: every log line of a request has its id
     add_probe_routes(app)
 {%- if cookiecutter.include_example == "yes" %}

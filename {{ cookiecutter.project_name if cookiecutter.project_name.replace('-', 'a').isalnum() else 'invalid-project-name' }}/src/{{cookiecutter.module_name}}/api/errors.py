@@ -32,6 +32,11 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status.HTTP_413_CONTENT_TOO_LARGE: {"model": ErrorResponse, "description": "Body too large"},
     status.HTTP_422_UNPROCESSABLE_CONTENT: {"model": ErrorResponse, "description": "Invalid input"},
     status.HTTP_500_INTERNAL_SERVER_ERROR: {"model": ErrorResponse, "description": "Server error"},
+    # api/concurrency.py and a request cut at the shutdown grace limit (record 0025).
+    status.HTTP_503_SERVICE_UNAVAILABLE: {
+        "model": ErrorResponse,
+        "description": "Too many requests in progress, or shutting down: retry after Retry-After",
+    },
 }
 
 CODES = {

@@ -6,6 +6,7 @@ layer; doing both here keeps the id on the 500, on its one logged traceback and 
 line (record 0013).
 """
 
+import asyncio
 import logging
 import os
 import re
@@ -15,7 +16,7 @@ from fastapi import Request
 from opentelemetry import trace
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from {{ cookiecutter.module_name }}.api.errors import unhandled_error
+from {{ cookiecutter.module_name }}.api.errors import error_response, unhandled_error
 from {{ cookiecutter.module_name }}.core.logging import ACCESS_LOGGER, request_id
 
 HEADER = b"x-request-id"
@@ -46,6 +47,7 @@ class RequestIdMiddleware:
         if span.is_recording():
             span.set_attribute(SPAN_ATTRIBUTE, (value.decode(),))
         status = 0
+        cancelled = False
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
@@ -61,14 +63,32 @@ class RequestIdMiddleware:
                 raise
             response = await unhandled_error(Request(scope), exc)  # logs the one traceback
             await response(scope, receive, send_with_id)
+        except asyncio.CancelledError:
+            # The server cancels what still runs at SHUTDOWN_GRACE_SECONDS (record 0025): the
+            # client gets a 503 it can retry rather than uvicorn's plain-text 500.
+            cancelled = True
+            if status:
+                raise
+            await shutting_down(scope, receive, send_with_id)
         finally:
             if access_logger.isEnabledFor(logging.INFO):
-                log_access(scope, status, time.perf_counter() - started)
+                log_access(scope, status, time.perf_counter() - started, cancelled=cancelled)
             request_id.reset(token)
 
 
-def log_access(scope: Scope, status: int, seconds: float) -> None:
-    """One line per request, its fields as `extra` (JSON mode writes each as a key)."""
+async def shutting_down(scope: Scope, receive: Receive, send: Send) -> None:
+    response = error_response(
+        503,
+        "shutting_down",
+        "The server stopped before the request finished; try again.",
+        headers={"Retry-After": "1"},
+    )
+    await response(scope, receive, send)
+
+
+def log_access(scope: Scope, status: int, seconds: float, *, cancelled: bool = False) -> None:
+    """One line per request, its fields as `extra` (JSON mode writes each as a key); a request
+    the server cancelled at its grace limit says so."""
     route = getattr(scope.get("route"), "path", None)
     client = scope.get("client")
     duration_ms = round(seconds * 1000, 2)
@@ -85,5 +105,6 @@ def log_access(scope: Scope, status: int, seconds: float) -> None:
             "status": status,
             "duration_ms": duration_ms,
             "client": f"{client[0]}:{client[1]}" if client else None,
+            **({"cancelled": True} if cancelled else {}),
         },
     )

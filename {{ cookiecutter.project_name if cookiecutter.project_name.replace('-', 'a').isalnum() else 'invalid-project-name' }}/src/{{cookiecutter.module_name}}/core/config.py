@@ -33,6 +33,17 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: int = Field(default=20, ge=0)
     forwarded_allow_ips: str = "127.0.0.1"
     access_log: bool = True
+    # Limits the server itself enforces (server/protocol.py, record 0025). A request head (the
+    # request line and headers) over MAX_REQUEST_HEAD_BYTES answers 431; a client that has not
+    # sent a whole head within REQUEST_HEAD_TIMEOUT_SECONDS is disconnected.
+    max_request_head_bytes: int = Field(default=64 * 1024, ge=1024)
+    request_head_timeout_seconds: float = Field(default=10.0, gt=0)
+    # An idle kept-alive connection is closed after this: keep it above the idle timeout of the
+    # load balancer in front (60 s on most), so the balancer, not the server, closes first.
+    keep_alive_seconds: int = Field(default=75, ge=1)
+    # Requests in progress per process beyond which the API answers 503 with Retry-After (the
+    # probes are exempt); 0 turns the limit off.
+    max_concurrent_requests: int = Field(default=100, ge=0)
 
     # Larger request bodies answer 413 before they are read whole (1 MiB by default).
     max_request_body_bytes: int = Field(default=1024 * 1024, ge=1)

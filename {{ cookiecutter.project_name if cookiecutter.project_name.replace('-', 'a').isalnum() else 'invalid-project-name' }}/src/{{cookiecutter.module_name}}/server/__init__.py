@@ -1,0 +1,1 @@
+"""The production server: uvicorn with request-head limits, a drain that cuts nothing, workers."""
