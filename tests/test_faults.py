@@ -6,8 +6,8 @@ fast restart and a `kill -9` of the postmaster.
 Each answer comes within its bound with the documented status, code and Retry-After, never a
 500; a writer posts items through the whole drill, and every write answered 201 is in the table
 afterwards. The limits are set as a PgBouncer user would set them, on the database
-(`ALTER DATABASE ... SET`), and as the service's own settings, which win at connect time. The tests run in
-file order on one instance and one server: each leaves the database as it found it.
+(`ALTER DATABASE ... SET`), and as the service's own settings, which win at connect time. The
+tests run in file order on one instance and one server: each leaves the database as it found it.
 """
 
 from __future__ import annotations
