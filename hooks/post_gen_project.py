@@ -512,7 +512,7 @@ def first_commit(report: Report, project: Path) -> None:
     identity; otherwise the report says what to run. Never in a repository the user already had."""
     message = "Bake the project from fastapi-service-template"
     later = ["git", "add", "-A", "&&", "git", "commit", "-m", f"'{message}'"]
-    step = Step("first git commit", later)
+    step = Step(FIRST_COMMIT, later)
     if shutil.which("git") is None:
         report.skip(step, "git is not installed")
         return
@@ -537,6 +537,25 @@ def first_commit(report: Report, project: Path) -> None:
     else:
         last = result.stderr.strip().splitlines()[-1:] or [f"exit {result.returncode}"]
         report.skip(step, last[0][:300])
+
+
+FIRST_COMMIT = "first git commit"
+# cruft writes `.cruft.json` after this hook has run, so the first commit cannot hold it, and
+# `cruft update` refuses a tree where it is untracked.
+COMMIT_CRUFT_JSON = "git add .cruft.json && git commit -m 'Record the template version'"
+
+
+def made_by_cruft(context: Context) -> bool:
+    """`cruft create` adds the template's commit to the context (cookiecutter does not)."""
+    return "_commit" in context
+
+
+def record_cruft_json(report: Report, context: Context) -> None:
+    """After a first commit made under `cruft create`, the one command left to run, first."""
+    committed = any(s.name == FIRST_COMMIT and s.status == "passed" for s in report.steps)
+    if made_by_cruft(context) and committed:
+        note = "   # cruft writes .cruft.json after this report; cruft update needs it committed"
+        report.next_steps.insert(1, COMMIT_CRUFT_JSON + note)
 
 
 def run_checklist(project: Path, context: Context) -> Report:
@@ -585,6 +604,7 @@ def main() -> int:
     git_init(project)
     report = run_checklist(project, context)
     first_commit(report, project)
+    record_cruft_json(report, context)
     report.print()
     report_path = os.environ.get("FASTAPI_TEMPLATE_REPORT")
     if report_path:

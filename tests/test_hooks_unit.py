@@ -295,3 +295,23 @@ def test_the_mode_variable_chooses_and_auto_detects(
     monkeypatch.setenv("PATH", str(tmp_path))  # no uv, no pyenv
     monkeypatch.setenv(post.MODE_VARIABLE, requested)
     assert post.choose_mode(VALID) == expected
+
+
+@pytest.mark.parametrize(
+    ("context", "first_commit", "asked"),
+    [
+        ({**VALID, "_commit": "0" * 40}, "passed", True),
+        ({**VALID, "_commit": "0" * 40}, "skipped", False),  # its `git add -A` takes it later
+        (VALID, "passed", False),  # cookiecutter: no .cruft.json to commit
+    ],
+    ids=["cruft", "cruft-no-commit", "cookiecutter"],
+)
+def test_only_a_cruft_bake_with_a_first_commit_asks_to_commit_cruft_json(
+    tmp_path: Path, context: dict[str, object], first_commit: str, asked: bool
+) -> None:
+    report = post.Report(tmp_path, "local-no-docker", "no_docker=yes")
+    report.steps.append(post.Step(post.FIRST_COMMIT, ["git"], status=first_commit))
+    report.next_steps = ["cd orders-api", "uv run pytest"]
+    post.record_cruft_json(report, context)
+    commands = [line for line in report.next_steps if ".cruft.json" in line]
+    assert commands == ([report.next_steps[1]] if asked else [])
