@@ -34,6 +34,7 @@ TIERS: dict[str, str] = {
     "test_static_validators.py": "static",
     "test_telemetry.py": "telemetry",
     "test_tiers.py": "unit",
+    "test_update_conflicts.py": "cruft",
 }
 
 
