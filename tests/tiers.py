@@ -19,6 +19,7 @@ TIERS: dict[str, str] = {
     "test_containers.py": "containers",
     "test_cruft_rerender.py": "cruft",
     "test_cruft_update.py": "cruft",
+    "test_deploy_recipe.py": "smoke",
     "test_first_week.py": "gates",
     "test_gates.py": "gates",
     "test_hooks_modes.py": "hooks",
