@@ -12,7 +12,13 @@ from tests.bake import TEMPLATE_DIR, admin_database_url, fake_tool, python_for
 from tests.cruft_drill import GIT_IDENTITY, drill_env, template_repo
 from tools.database import throwaway_database
 
-CONTAINER_STEPS = {"docker build", "docker compose up", "docker compose ps", "smoke request"}
+CONTAINER_STEPS = (
+    "docker build",
+    "docker compose up",
+    "docker compose ps",
+    "smoke request",
+    "docker compose down",
+)
 
 
 def bake(
@@ -143,13 +149,19 @@ def test_without_a_docker_engine_container_steps_are_skipped_not_passed(tmp_path
     calls = tmp_path / "docker-calls.log"
     fake_tool(bin_dir, "docker", calls)
     path = f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
-    _, report, _ = bake(tmp_path, {"PATH": path, "UV_PYTHON": python_for("3.12")})
+    _, report, output = bake(tmp_path, {"PATH": path, "UV_PYTHON": python_for("3.12")})
     assert report["mode"] == "production-default"
     steps = statuses(report)
     for name in CONTAINER_STEPS:
         assert steps[name] == "skipped"
     skipped = [s for s in report["steps"] if s["name"] in CONTAINER_STEPS]
     assert all(s["reason"] == "no Docker engine answers" for s in skipped)
+    # What a person runs later on this project: in order, its own compose name, a tear-down.
+    assert [s["name"] for s in skipped] == list(CONTAINER_STEPS)
+    assert not any("-p" in s["command"] for s in skipped)
+    assert "run later: docker compose down" in output
+    assert report["next_steps"][1].startswith("uv run pytest")
+    assert report["next_steps"][-1].startswith("docker compose up")
     assert steps["pytest"] == "passed"
     # The hook asked the engine (docker info) and never tried to build or start anything.
     assert {line.split()[1] for line in calls.read_text().splitlines()} == {"info"}
