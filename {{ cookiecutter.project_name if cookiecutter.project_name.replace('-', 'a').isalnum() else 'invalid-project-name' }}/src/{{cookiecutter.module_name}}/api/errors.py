@@ -62,6 +62,11 @@ def error_response(
 # Starlette types every handler's exception as Exception; each is only registered for its own.
 async def http_error(request: Request, exc: Exception) -> JSONResponse:
     exc = cast("HTTPException", exc)
+    if isinstance(exc.__cause__, UnicodeDecodeError):
+        # A JSON body that is not UTF-8 does not decode, as malformed JSON does not: FastAPI
+        # answers the latter 422 `json_invalid`, and so does this (record 0012).
+        problem = {"type": "json_invalid", "loc": ("body",), "msg": str(exc.__cause__)}
+        return await validation_error(request, RequestValidationError([problem]))
     code = CODES.get(exc.status_code, f"http_{exc.status_code}")
     headers = exc.headers
     if exc.status_code == status.HTTP_405_METHOD_NOT_ALLOWED:
