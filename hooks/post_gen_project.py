@@ -516,6 +516,9 @@ def git_identity(project: Path) -> bool:
     return bool(name and email)
 
 
+FIRST_COMMIT = "first git commit"
+
+
 def first_commit(report: Report, project: Path) -> None:
     """Commit the baked project (`cruft update` needs a commit to diff against) when git has an
     identity; otherwise the report says what to run. Never in a repository the user already had."""
@@ -548,7 +551,6 @@ def first_commit(report: Report, project: Path) -> None:
         report.skip(step, last[0][:300])
 
 
-FIRST_COMMIT = "first git commit"
 # cruft writes `.cruft.json` after this hook has run, so the first commit cannot hold it, and
 # `cruft update` refuses a tree where it is untracked.
 COMMIT_CRUFT_JSON = "git add .cruft.json && git commit -m 'Record the template version'"
