@@ -395,7 +395,24 @@ def http_ok(url: str, attempts: int = 30) -> bool:
     return False
 
 
-def container_steps(report: Report, name: str) -> None:
+def steps_for_later(name: str) -> list[Step]:
+    """Without an engine: the container checks as a person runs them on this project later, in
+    order, on the project's own compose name and ports, with the tear-down."""
+    return [
+        Step("docker build", ["docker", "build", "-t", f"{name}:local", "."]),
+        Step("docker compose up", ["docker", "compose", "up", "-d", "--build", "--wait"]),
+        Step("docker compose ps", ["docker", "compose", "ps"]),
+        Step("smoke request", ["curl", "-fsS", "http://127.0.0.1:8000/readyz"]),
+        Step("docker compose down", ["docker", "compose", "down"]),
+    ]
+
+
+def container_steps(report: Report, name: str, engine: bool) -> None:
+    if not engine:
+        for step in steps_for_later(name):
+            report.skip(step, "no Docker engine answers")
+        return
+    # A unique compose project and free ports: the check never meets the team's own stack.
     compose_project = f"{name}-check-{uuid.uuid4().hex[:8]}"
     api_port, db_port = free_port(), free_port()
     env = {**tool_env(), "API_PORT": str(api_port), "POSTGRES_PORT": str(db_port)}
@@ -408,14 +425,6 @@ def container_steps(report: Report, name: str) -> None:
         ),
         Step("docker compose ps", [*compose, "ps"]),
     ]
-    if not engine_answers():
-        for step in steps:
-            report.skip(step, "no Docker engine answers")
-        report.skip(
-            Step("smoke request", ["curl", "-fsS", "http://127.0.0.1:8000/readyz"]),
-            "no Docker engine answers",
-        )
-        return
     try:
         for step in steps:
             if not report.run(step, env, timeout=900):
@@ -507,12 +516,15 @@ def git_identity(project: Path) -> bool:
     return bool(name and email)
 
 
+FIRST_COMMIT = "first git commit"
+
+
 def first_commit(report: Report, project: Path) -> None:
     """Commit the baked project (`cruft update` needs a commit to diff against) when git has an
     identity; otherwise the report says what to run. Never in a repository the user already had."""
     message = "Bake the project from fastapi-service-template"
     later = ["git", "add", "-A", "&&", "git", "commit", "-m", f"'{message}'"]
-    step = Step("first git commit", later)
+    step = Step(FIRST_COMMIT, later)
     if shutil.which("git") is None:
         report.skip(step, "git is not installed")
         return
@@ -539,9 +551,28 @@ def first_commit(report: Report, project: Path) -> None:
         report.skip(step, last[0][:300])
 
 
+# cruft writes `.cruft.json` after this hook has run, so the first commit cannot hold it, and
+# `cruft update` refuses a tree where it is untracked.
+COMMIT_CRUFT_JSON = "git add .cruft.json && git commit -m 'Record the template version'"
+
+
+def made_by_cruft(context: Context) -> bool:
+    """`cruft create` adds the template's commit to the context (cookiecutter does not)."""
+    return "_commit" in context
+
+
+def record_cruft_json(report: Report, context: Context) -> None:
+    """After a first commit made under `cruft create`, the one command left to run, first."""
+    committed = any(s.name == FIRST_COMMIT and s.status == "passed" for s in report.steps)
+    if made_by_cruft(context) and committed:
+        note = "   # cruft writes .cruft.json after this report; cruft update needs it committed"
+        report.next_steps.insert(1, COMMIT_CRUFT_JSON + note)
+
+
 def run_checklist(project: Path, context: Context) -> Report:
     mode, why = choose_mode(context)
     report = Report(project, mode, why)
+    engine = False
     if mode == "offline-smoke":
         offline_steps(report, str(context["no_docker"]))
     else:
@@ -551,20 +582,23 @@ def run_checklist(project: Path, context: Context) -> Report:
             report, find_uv() or "uv", str(context["module_name"]), installed
         )
         if mode == "production-default":
-            container_steps(report, str(context["project_name"]))
-    report.next_steps = next_steps(project, context)
+            engine = engine_answers()
+            container_steps(report, str(context["project_name"]), engine)
+    report.next_steps = next_steps(project, context, engine)
     return report
 
 
-def next_steps(project: Path, context: Context) -> list[str]:
-    steps = [f"cd {project.name}"]
-    if context["no_docker"] == "no":
-        steps.append("docker compose up --build   # database, migrations, API on :8000")
-    steps += [
-        "uv run pytest                 # tests on a real PostgreSQL",
-        f"uv run uvicorn {context['module_name']}.main:app --reload",
-    ]
-    return steps
+def next_steps(project: Path, context: Context, engine: bool) -> list[str]:
+    """What a person runs next, in order. Without an engine the compose stack comes last: the
+    tests need no Docker (an embedded PostgreSQL), the stack waits for an engine to start."""
+    compose = "docker compose up --build   # database, migrations, API on :8000"
+    tests = "uv run pytest                 # tests on a real PostgreSQL"
+    server = f"uv run uvicorn {context['module_name']}.main:app --reload"
+    if context["no_docker"] == "yes":
+        return [f"cd {project.name}", tests, server]
+    if engine:
+        return [f"cd {project.name}", compose, tests, server]
+    return [f"cd {project.name}", tests, compose.replace("# ", "# once a Docker engine runs: ")]
 
 
 def main() -> int:
@@ -585,6 +619,7 @@ def main() -> int:
     git_init(project)
     report = run_checklist(project, context)
     first_commit(report, project)
+    record_cruft_json(report, context)
     report.print()
     report_path = os.environ.get("FASTAPI_TEMPLATE_REPORT")
     if report_path:

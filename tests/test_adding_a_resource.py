@@ -109,6 +109,10 @@ def test_the_readme_adds_a_resource_and_every_gate_passes(baked: Baked, tmp_path
                     assert 'op.create_table(\n        "orders"' in migration, migration
                     assert 'sa.ForeignKeyConstraint(["item_id"], ["items.id"]' in migration
                     assert "op.create_index(" in migration
+                    # The status as text with a CHECK: no PostgreSQL type left by a downgrade.
+                    assert "native_enum=False" in migration
+                    assert "create_constraint=True" in migration
+                    assert 'sa.UniqueConstraint("reference"' in migration
         # The gates above ran the whole suite; this proves the guide's own tests were in it.
         orders = project.uv("run", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_orders.py")
     assert orders.returncode == 0, orders.stdout

@@ -212,6 +212,32 @@ def test_baked_pyproject_tells_cruft_to_skip_the_user_owned_files(created: Creat
     assert set(USER_OWNED) <= set(skip), f"[tool.cruft] skip = {skip}"
 
 
+def test_a_first_bake_through_cruft_says_how_to_commit_cruft_json(tmp_path: Path) -> None:
+    """cruft writes `.cruft.json` after the hook's first commit: the report's next steps name the
+    command that commits it, and after that command the tree is clean for `cruft update`."""
+    template = template_repo(tmp_path / "template", drill_env())
+    report_file = tmp_path / "report.json"
+    # The hook's real first-bake path; offline-smoke keeps the checklist to compileall.
+    modes = {"FASTAPI_TEMPLATE_MODE": "offline-smoke", "FASTAPI_TEMPLATE_REPORT": str(report_file)}
+    env = drill_env(modes)
+    cruft_create(template, tmp_path / "out", env, context_for("yes"))
+    project = tmp_path / "out" / PROJECT_NAME
+    status = run(["git", "status", "--porcelain"], project, env).stdout
+    assert status.splitlines() == ["?? .cruft.json"], "the first commit should hold all but it"
+
+    report = json.loads(report_file.read_text(encoding="utf-8"))
+    [line] = [step for step in report["next_steps"] if ".cruft.json" in step]
+    assert report["next_steps"].index(line) == 1, "right after cd, before anything else"
+    command = line.split("#", 1)[0].strip()
+    assert f"`{command}`" in (project / "README.md").read_text(encoding="utf-8")
+    run(["bash", "-c", command], project, env)
+    assert run(["git", "status", "--porcelain"], project, env).stdout == ""
+    assert ".cruft.json" in run(["git", "ls-files"], project, env).stdout.split()
+    updated = cruft_in(project, env, "update", "-y")
+    assert updated.returncode == 0, updated.stdout + updated.stderr
+    assert "unclean" not in updated.stdout + updated.stderr
+
+
 # ---------------------------------------------------------------- cruft update drill
 
 

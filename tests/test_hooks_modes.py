@@ -8,11 +8,19 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.bake import TEMPLATE_DIR, admin_database_url, fake_tool, python_for
 from tests.cruft_drill import GIT_IDENTITY, drill_env, template_repo
 from tools.database import throwaway_database
 
-CONTAINER_STEPS = {"docker build", "docker compose up", "docker compose ps", "smoke request"}
+CONTAINER_STEPS = (
+    "docker build",
+    "docker compose up",
+    "docker compose ps",
+    "smoke request",
+    "docker compose down",
+)
 
 
 def bake(
@@ -143,13 +151,19 @@ def test_without_a_docker_engine_container_steps_are_skipped_not_passed(tmp_path
     calls = tmp_path / "docker-calls.log"
     fake_tool(bin_dir, "docker", calls)
     path = f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
-    _, report, _ = bake(tmp_path, {"PATH": path, "UV_PYTHON": python_for("3.12")})
+    _, report, output = bake(tmp_path, {"PATH": path, "UV_PYTHON": python_for("3.12")})
     assert report["mode"] == "production-default"
     steps = statuses(report)
     for name in CONTAINER_STEPS:
         assert steps[name] == "skipped"
     skipped = [s for s in report["steps"] if s["name"] in CONTAINER_STEPS]
     assert all(s["reason"] == "no Docker engine answers" for s in skipped)
+    # What a person runs later on this project: in order, its own compose name, a tear-down.
+    assert [s["name"] for s in skipped] == list(CONTAINER_STEPS)
+    assert not any("-p" in s["command"] for s in skipped)
+    assert "run later: docker compose down" in output
+    assert report["next_steps"][1].startswith("uv run pytest")
+    assert report["next_steps"][-1].startswith("docker compose up")
     assert steps["pytest"] == "passed"
     # The hook asked the engine (docker info) and never tried to build or start anything.
     assert {line.split()[1] for line in calls.read_text().splitlines()} == {"info"}
@@ -170,12 +184,17 @@ def test_without_the_package_index_nothing_after_the_lock_passes(tmp_path: Path)
     assert "0 passed, 1 failed" in output
 
 
-def test_strict_mode_fails_the_bake_when_a_step_fails(tmp_path: Path) -> None:
+@pytest.mark.parametrize("strict", ["1", ""], ids=["strict", "default"])
+def test_strict_mode_fails_the_bake_when_a_step_fails(tmp_path: Path, strict: str) -> None:
+    """No index and an empty cache: `uv lock` fails. Strict mode turns that failed step into a
+    failed bake, with no traceback; the same run without it keeps the project and exits 0."""
     env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+    report_file = tmp_path / "report.json"
     env.update(
         {
             "FASTAPI_TEMPLATE_MODE": "local-no-docker",
-            "FASTAPI_TEMPLATE_STRICT": "1",
+            "FASTAPI_TEMPLATE_STRICT": strict,
+            "FASTAPI_TEMPLATE_REPORT": str(report_file),
             "UV_OFFLINE": "1",
             "UV_CACHE_DIR": str(tmp_path / "empty-cache"),
         }
@@ -190,5 +209,17 @@ def test_strict_mode_fails_the_bake_when_a_step_fails(tmp_path: Path) -> None:
         timeout=300,
         check=False,
     )
-    assert result.returncode != 0
-    assert "uv lock" in result.stdout
+    output = result.stdout + result.stderr
+    assert statuses(json.loads(report_file.read_text()))["uv lock"] == "failed"
+    assert "[ failed] uv lock" in result.stdout
+    if strict:
+        assert result.returncode != 0
+        # cookiecutter logs its own FailedHookException after this line; a crash of the hook
+        # itself would print its traceback before it.
+        hook_output, _, cookiecutter_says = output.partition("Stopping generation")
+        assert "Traceback" not in hook_output, output
+        assert "Hook script failed (exit status: 1)" in cookiecutter_says
+    else:
+        assert "Traceback" not in output, output
+        assert result.returncode == 0, output
+        assert (tmp_path / "out" / "my-service" / "pyproject.toml").is_file()

@@ -260,12 +260,33 @@ def test_the_report_prints_each_step_and_the_command_to_run_later(
 
 def test_next_steps_follow_the_options(tmp_path: Path) -> None:
     project = tmp_path / "orders-api"
-    with_docker = post.next_steps(project, VALID)
-    without = post.next_steps(project, {**VALID, "no_docker": "yes"})
+    with_docker = post.next_steps(project, VALID, engine=True)
+    without = post.next_steps(project, {**VALID, "no_docker": "yes"}, engine=False)
     assert with_docker[0] == without[0] == "cd orders-api"
-    assert any(step.startswith("docker compose up") for step in with_docker)
+    assert with_docker[1].startswith("docker compose up")
     assert not any("docker" in step for step in without)
-    assert with_docker[-1] == "uv run uvicorn orders_api.main:app --reload"
+    assert with_docker[-1] == without[-1] == "uv run uvicorn orders_api.main:app --reload"
+
+
+def test_without_an_engine_the_next_steps_start_with_what_runs_now(tmp_path: Path) -> None:
+    steps = post.next_steps(tmp_path / "orders-api", VALID, engine=False)
+    assert [step.split()[:3] for step in steps] == [
+        ["cd", "orders-api"],
+        ["uv", "run", "pytest"],
+        ["docker", "compose", "up"],
+    ]
+    assert "once a Docker engine runs" in steps[-1]
+
+
+def test_without_an_engine_the_container_checks_read_as_the_project_runs_them() -> None:
+    later = [step.later for step in post.steps_for_later("orders-api")]
+    assert later == [
+        "docker build -t orders-api:local .",
+        "docker compose up -d --build --wait",
+        "docker compose ps",
+        "curl -fsS http://127.0.0.1:8000/readyz",
+        "docker compose down",
+    ]
 
 
 # ---------------------------------------------------------------- unrendered
@@ -295,3 +316,23 @@ def test_the_mode_variable_chooses_and_auto_detects(
     monkeypatch.setenv("PATH", str(tmp_path))  # no uv, no pyenv
     monkeypatch.setenv(post.MODE_VARIABLE, requested)
     assert post.choose_mode(VALID) == expected
+
+
+@pytest.mark.parametrize(
+    ("context", "first_commit", "asked"),
+    [
+        ({**VALID, "_commit": "0" * 40}, "passed", True),
+        ({**VALID, "_commit": "0" * 40}, "skipped", False),  # its `git add -A` takes it later
+        (VALID, "passed", False),  # cookiecutter: no .cruft.json to commit
+    ],
+    ids=["cruft", "cruft-no-commit", "cookiecutter"],
+)
+def test_only_a_cruft_bake_with_a_first_commit_asks_to_commit_cruft_json(
+    tmp_path: Path, context: dict[str, object], first_commit: str, asked: bool
+) -> None:
+    report = post.Report(tmp_path, "local-no-docker", "no_docker=yes")
+    report.steps.append(post.Step(post.FIRST_COMMIT, ["git"], status=first_commit))
+    report.next_steps = ["cd orders-api", "uv run pytest"]
+    post.record_cruft_json(report, context)
+    commands = [line for line in report.next_steps if ".cruft.json" in line]
+    assert commands == ([report.next_steps[1]] if asked else [])

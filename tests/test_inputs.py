@@ -6,11 +6,14 @@ from __future__ import annotations
 import json
 import re
 
+import jinja2
+
 from tests.bake import PYTHON_VERSIONS, TEMPLATE_DIR
 from tests.hook_modules import hook
 
 COOKIECUTTER = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text(encoding="utf-8"))
 INPUTS = {key: value for key, value in COOKIECUTTER.items() if not key.startswith("_")}
+PROMPTS: dict[str, str] = COOKIECUTTER["__prompts__"]
 VERSION = re.compile(r"`(\d+\.\d+)`")
 
 
@@ -45,6 +48,22 @@ def test_the_readme_names_exactly_the_supported_pythons() -> None:
 def test_every_input_has_a_prompt_and_a_rule() -> None:
     assert sorted(COOKIECUTTER["__prompts__"]) == sorted(INPUTS)
     assert sorted(hook("pre_gen_project").RULES) == sorted(INPUTS)
+
+
+def rendered_defaults() -> dict[str, str]:
+    """Each default as cookiecutter shows it: rendered, in order, from the ones before it."""
+    rendered: dict[str, str] = {}
+    for name, raw in INPUTS.items():
+        template = jinja2.Environment(autoescape=False).from_string(raw)  # noqa: S701 - not HTML
+        rendered[name] = template.render(cookiecutter=rendered)
+    return rendered
+
+
+def test_every_prompt_and_its_default_fit_one_terminal_line() -> None:
+    """cookiecutter prints the prompt, then the default in brackets, on one line."""
+    defaults = rendered_defaults()
+    lengths = {name: len(prompt) + len(defaults[name]) for name, prompt in PROMPTS.items()}
+    assert {name: length for name, length in lengths.items() if length > 110} == {}
 
 
 def test_the_python_prompt_names_exactly_the_supported_pythons() -> None:

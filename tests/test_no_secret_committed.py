@@ -31,6 +31,12 @@ def dot_env(project: Path) -> dict[str, str]:
     return dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
 
 
+def readme_section(project: Path, heading: str) -> str:
+    """The README's text under `heading`, up to the next heading of its level."""
+    text = (project / "README.md").read_text(encoding="utf-8")
+    return text.split(f"\n{heading}\n", 1)[1].split("\n## ", 1)[0]
+
+
 async def admin(*statements: str) -> None:
     connection = await asyncpg.connect(admin_database_url(), timeout=5)
     try:
@@ -66,12 +72,16 @@ def test_cruft_create_commits_no_password_and_dot_env_works(tmp_path: Path, no_d
 
     settings = dot_env(project)
     url = urlsplit(settings["DATABASE_URL"])
+    configure = readme_section(project, "## Configure")  # what it says the bake wrote into .env
     if no_docker == "yes":
         # No compose database to create: the URL is the one typed, the server's password is the
         # team's to add to .env.
         assert url.password is None
         assert "POSTGRES_PASSWORD" not in settings
+        assert "which has no password" in configure
+        assert "random password" not in configure
         return
+    assert "random password for the compose database" in configure
     password = settings["POSTGRES_PASSWORD"]
     assert len(password) >= 32
     assert url.password == password, "DATABASE_URL must reach the compose database"

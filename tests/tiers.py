@@ -19,6 +19,7 @@ TIERS: dict[str, str] = {
     "test_containers.py": "containers",
     "test_cruft_rerender.py": "cruft",
     "test_cruft_update.py": "cruft",
+    "test_deploy_recipe.py": "smoke",
     "test_faults.py": "faults",
     "test_first_week.py": "gates",
     "test_gates.py": "gates",
@@ -36,6 +37,7 @@ TIERS: dict[str, str] = {
     "test_static_validators.py": "static",
     "test_telemetry.py": "telemetry",
     "test_tiers.py": "unit",
+    "test_update_conflicts.py": "cruft",
 }
 
 

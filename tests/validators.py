@@ -131,6 +131,31 @@ def steps(workflow: dict) -> list[dict]:
     return [step for job in workflow["jobs"].values() for step in job.get("steps", [])]
 
 
+# A command line that cannot fail its step: it only prints, or swallows the exit status.
+NOT_A_GATE = re.compile(
+    r"^\s*(echo|printf)\s"  # prints the command instead of running it
+    r"|^\s*(true|:)\s*$"
+    r"|\|\|\s*(true|:|exit 0)\s*(;|$)"  # swallows the exit status
+    r"|;\s*(true|:|exit 0)\s*$"
+)
+
+
+def gate_commands(workflow: dict) -> list[str]:
+    """Every command line that fails its CI run when it fails: steps and jobs with
+    `continue-on-error` or `if: false` are left out, and so are lines that only print or
+    swallow their exit status (`|| true`). Multi-line `run:` scripts are split into lines."""
+    commands = []
+    for job in workflow["jobs"].values():
+        if job.get("continue-on-error") or job.get("if") is False:
+            continue
+        for step in job.get("steps", []):
+            if step.get("continue-on-error") or step.get("if") is False or "run" not in step:
+                continue
+            lines = str(step["run"]).replace("\\\n", " ").splitlines()
+            commands += [line.strip() for line in lines if not NOT_A_GATE.search(line)]
+    return [line for line in commands if line and not line.startswith("#")]
+
+
 def hygiene_problems(workflow: dict) -> list[str]:
     """Least privilege, no persisted token, bounded jobs, one run per ref."""
     problems = []

@@ -1,5 +1,6 @@
-"""Request bodies over MAX_REQUEST_BODY_BYTES answer 413 in the error shape, unread; malformed
-ones answer 400; both, and every other error status, are in the OpenAPI document."""
+"""Request bodies over MAX_REQUEST_BODY_BYTES answer 413 in the error shape, unread; a body that is
+not JSON (malformed, or not UTF-8) answers 422 `json_invalid`; every error status is in the
+OpenAPI document."""
 
 from collections.abc import AsyncIterator
 
@@ -68,16 +69,24 @@ async def test_a_streamed_body_is_cut_off_at_the_limit(small_limit_client: Async
     assert sent == 3, "the body was read past the chunk that crossed the limit"
 
 
-async def test_an_undecodable_json_body_answers_400(client: AsyncClient, app: FastAPI) -> None:
+async def test_an_undecodable_json_body_answers_as_malformed_json_does(
+    client: AsyncClient, app: FastAPI
+) -> None:
+    """Invalid UTF-8 and malformed JSON are both a body that is not JSON: one status, 422."""
+
     @app.post("/parse")
     async def parse(payload: dict[str, int]) -> dict[str, int]:
         return payload
 
-    response = await client.post(
-        "/parse", content=b"\xff{", headers={"content-type": "application/json"}
-    )
-    assert response.status_code == status.HTTP_400_BAD_REQUEST
-    assert response.json()["error"]["code"] == "bad_request"
+    for body in (b"\xff{", b"{"):
+        response = await client.post(
+            "/parse", content=body, headers={"content-type": "application/json"}
+        )
+        assert response.status_code == status.HTTP_422_UNPROCESSABLE_CONTENT, body
+        error = response.json()["error"]
+        assert error["code"] == "validation_error"
+        assert [detail["type"] for detail in error["details"]] == ["json_invalid"]
+        assert error["details"][0]["location"][0] == "body"
 
 
 async def test_405_allows_every_method_of_the_path(small_limit_client: AsyncClient) -> None:

@@ -4,7 +4,7 @@ import logging
 from collections.abc import AsyncIterator
 
 import pytest
-from fastapi import FastAPI, status
+from fastapi import APIRouter, FastAPI, status
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy import text
 
@@ -48,7 +48,33 @@ async def test_a_validation_error_answers_the_error_shape(probe_client: AsyncCli
 async def test_a_wrong_method_answers_the_error_shape(client: AsyncClient) -> None:
     response = await client.post("/healthz")
     assert response.status_code == status.HTTP_405_METHOD_NOT_ALLOWED
+    assert response.headers["allow"] == "GET"
     assert response.json()["error"]["code"] == "method_not_allowed"
+
+
+async def test_a_wrong_method_on_an_included_router_lists_its_methods(
+    app: FastAPI, client: AsyncClient
+) -> None:
+    """A router added the way the README's guide adds one: its own module, `include_router`."""
+    router = APIRouter(prefix="/orders")
+
+    @router.get("")
+    async def list_orders() -> None: ...
+
+    @router.post("")
+    async def create_order() -> None: ...
+
+    @router.get("/{order_id}")
+    async def get_order(order_id: int) -> None: ...
+
+    app.include_router(router)
+    collection = await client.delete("/orders")
+    assert collection.status_code == status.HTTP_405_METHOD_NOT_ALLOWED
+    assert collection.headers["allow"] == "GET, POST"
+    one = await client.put("/orders/1")
+    assert one.status_code == status.HTTP_405_METHOD_NOT_ALLOWED
+    assert one.headers["allow"] == "GET"
+    assert one.json()["error"]["code"] == "method_not_allowed"
 
 
 async def test_an_unhandled_error_answers_500_without_internals(

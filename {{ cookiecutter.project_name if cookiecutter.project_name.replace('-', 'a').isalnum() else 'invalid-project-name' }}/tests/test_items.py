@@ -140,3 +140,12 @@ async def test_create_rejects_what_the_schema_does_not_declare(
     response = await client.post("/items", json=body)
     assert response.status_code == status.HTTP_422_UNPROCESSABLE_CONTENT
     assert response.json()["error"]["code"] == "validation_error"
+
+
+async def test_a_wrong_method_lists_the_methods_of_the_path(client: AsyncClient) -> None:
+    one = await client.put("/items/1")
+    assert one.status_code == status.HTTP_405_METHOD_NOT_ALLOWED
+    assert one.headers["allow"] == "DELETE, GET, PATCH"
+    collection = await client.delete("/items")
+    assert collection.status_code == status.HTTP_405_METHOD_NOT_ALLOWED
+    assert collection.headers["allow"] == "GET, POST"

@@ -1,7 +1,10 @@
 """Request ids reach every log line of a request and the response; production logs are JSON."""
 
+import io
 import json
 import logging
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -10,11 +13,28 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from {{ cookiecutter.module_name }}.core.logging import (
     ACCESS_LOGGER,
-    JsonFormatter,
     RequestIdFilter,
     configure_logging,
     request_id,
 )
+
+JsonLines = Callable[[], list[dict[str, Any]]]
+
+
+@pytest.fixture
+def json_lines(app: FastAPI) -> Iterator[JsonLines]:
+    """Production's logging as `configure_logging` installs it for the app's settings (after the
+    app's own call), its one handler writing to a buffer instead of stderr: the lines so far."""
+    production = app.state.settings.model_copy(update={"environment": "production"})
+    configure_logging(production.log_level, production.effective_log_format)
+    [handler] = logging.getLogger().handlers
+    assert isinstance(handler, logging.StreamHandler)
+    buffer = io.StringIO()
+    handler.setStream(buffer)
+    try:
+        yield lambda: [json.loads(line) for line in buffer.getvalue().splitlines()]
+    finally:
+        configure_logging("INFO", "console")
 
 
 async def test_a_well_formed_incoming_request_id_is_echoed(client: AsyncClient) -> None:
@@ -56,11 +76,13 @@ async def test_log_lines_of_a_request_carry_its_id(
     assert request_id.get() is None
 
 
-def test_json_lines_carry_the_request_id_and_extras() -> None:
-    record = logging.LogRecord("app", logging.INFO, __file__, 1, "hello %s", ("you",), None)
-    record.request_id = "rid-1"
-    record.order_id = 42
-    line = json.loads(JsonFormatter().format(record))
+def test_json_lines_carry_the_request_id_and_extras(json_lines: JsonLines) -> None:
+    token = request_id.set("rid-1")  # what the request-id middleware sets for a request
+    try:
+        logging.getLogger("app").info("hello %s", "you", extra={"order_id": 42})
+    finally:
+        request_id.reset(token)
+    [line] = json_lines()
     assert line["message"] == "hello you"
     assert line["request_id"] == "rid-1"
     assert line["order_id"] == 42
@@ -89,13 +111,11 @@ def test_the_access_log_stays_as_uvicorn_was_told(uvicorn_access_log: bool) -> N
 
 
 async def test_the_access_line_has_its_fields_in_json(
-    client: AsyncClient, caplog: pytest.LogCaptureFixture
+    client: AsyncClient, json_lines: JsonLines
 ) -> None:
-    caplog.handler.addFilter(RequestIdFilter())
-    with caplog.at_level(logging.INFO, logger=ACCESS_LOGGER):
-        await client.get("/no-such/thing", headers={"X-Request-ID": "access-1"})
-        await client.get("/healthz", headers={"X-Request-ID": "access-2"})
-    lines = [json.loads(JsonFormatter().format(r)) for r in caplog.records]
+    await client.get("/no-such/thing", headers={"X-Request-ID": "access-1"})
+    await client.get("/healthz", headers={"X-Request-ID": "access-2"})
+    lines = json_lines()
     missing, healthz = (line for line in lines if line["logger"] == ACCESS_LOGGER)
     assert missing["status"] == 404
     assert missing["route"] is None
@@ -108,11 +128,12 @@ async def test_the_access_line_has_its_fields_in_json(
     assert "trace_id" not in healthz  # no span, no field
 
 
-def test_json_lines_carry_the_trace_and_span_ids_while_a_span_is_active() -> None:
+def test_json_lines_carry_the_trace_and_span_ids_while_a_span_is_active(
+    json_lines: JsonLines,
+) -> None:
     tracer = TracerProvider().get_tracer(__name__)
-    record = logging.LogRecord("app", logging.INFO, __file__, 1, "traced", None, None)
     with tracer.start_as_current_span("work") as span:
-        RequestIdFilter().filter(record)
-    line = json.loads(JsonFormatter().format(record))
+        logging.getLogger("app").info("traced")
+    [line] = json_lines()
     assert line["trace_id"] == format(span.get_span_context().trace_id, "032x")
     assert line["span_id"] == format(span.get_span_context().span_id, "016x")

@@ -46,7 +46,7 @@ def test_origins_are_read_comma_separated(monkeypatch: pytest.MonkeyPatch) -> No
     ("overrides", "names"),
     [
         ({"database_url": "postgresql+asyncpg://app:app@db/app"}, ["DATABASE_URL"]),
-        ({"database_url": "postgresql+asyncpg://app@db/app"}, ["DATABASE_URL"]),
+        ({"database_url": "postgresql+asyncpg://app:@db/app"}, ["DATABASE_URL"]),
         ({"debug": True}, ["DEBUG"]),
         ({"cors_origins": ["*"]}, ["CORS_ORIGINS"]),
         (
@@ -54,7 +54,7 @@ def test_origins_are_read_comma_separated(monkeypatch: pytest.MonkeyPatch) -> No
             ["DATABASE_URL", "DEBUG"],
         ),
     ],
-    ids=["default-password", "no-password", "debug", "wildcard-cors", "several"],
+    ids=["default-password", "empty-password", "debug", "wildcard-cors", "several"],
 )
 def test_production_refuses_unsafe_settings(overrides: dict[str, object], names: list[str]) -> None:
     values: dict[str, object] = {"database_url": SAFE_URL, "environment": "production"}
@@ -71,6 +71,19 @@ def test_production_accepts_safe_settings() -> None:
     settings = Settings(
         database_url=SAFE_URL, environment="production", cors_origins=["https://a.example"]
     )
+    assert settings.environment == "production"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+asyncpg://svc@db:5432/app",  # trust, .pgpass, PGPASSWORD or a certificate
+        "postgresql+asyncpg://svc@/app?host=/run/postgresql",  # peer, over the Unix socket
+    ],
+    ids=["no-password", "unix-socket"],
+)
+def test_production_accepts_a_url_without_a_password(url: str) -> None:
+    settings = Settings(database_url=url, environment="production")
     assert settings.environment == "production"
 
 

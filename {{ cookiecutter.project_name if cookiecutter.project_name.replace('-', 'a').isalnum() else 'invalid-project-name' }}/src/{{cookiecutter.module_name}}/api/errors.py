@@ -3,6 +3,7 @@ Database errors get their answers in api/database_errors.py, in the same shape."
 
 import logging
 from collections.abc import Mapping
+from http import HTTPMethod
 from typing import Any, cast
 
 from fastapi import FastAPI, Request, status
@@ -11,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
-from starlette.routing import Match, Route
+from starlette.routing import Match
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +67,11 @@ def error_response(
 # Starlette types every handler's exception as Exception; each is only registered for its own.
 async def http_error(request: Request, exc: Exception) -> JSONResponse:
     exc = cast("HTTPException", exc)
+    if isinstance(exc.__cause__, UnicodeDecodeError):
+        # A JSON body that is not UTF-8 does not decode, as malformed JSON does not: FastAPI
+        # answers the latter 422 `json_invalid`, and so does this (record 0012).
+        problem = {"type": "json_invalid", "loc": ("body",), "msg": str(exc.__cause__)}
+        return await validation_error(request, RequestValidationError([problem]))
     code = CODES.get(exc.status_code, f"http_{exc.status_code}")
     headers = exc.headers
     if exc.status_code == status.HTTP_405_METHOD_NOT_ALLOWED:
@@ -74,13 +80,18 @@ async def http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 def allowed_methods(request: Request) -> list[str]:
-    """Every method some route serves on this path: a path with one route per method (a GET and
-    a POST on one collection) would otherwise answer `Allow` with the first route's only."""
-    methods: set[str] = set()
-    for route in request.app.routes:
-        if isinstance(route, Route) and route.matches(request.scope)[0] != Match.NONE:
-            methods |= route.methods or set()
-    return sorted(methods)
+    """Every method some route serves on this path, asked of each route with `matches`, the one
+    question every Starlette route answers: a route of an included router is not a `Route` in
+    `app.routes`, and a path with one route per method (a GET and a POST on one collection)
+    would otherwise answer `Allow` with the first route's only."""
+    return [
+        method
+        for method in HTTPMethod
+        if any(
+            route.matches({**request.scope, "method": method})[0] == Match.FULL
+            for route in request.app.routes
+        )
+    ]
 
 
 async def validation_error(_request: Request, exc: Exception) -> JSONResponse:

@@ -10,7 +10,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ASYNC_SCHEME = "postgresql+asyncpg://"
 SYNC_SCHEMES = ("postgresql://", "postgres://")
-# Passwords that ship in examples and tutorials: never acceptable in production.
+# Passwords that ship in examples and tutorials: never acceptable in production. A URL with no
+# password at all is fine: trust, peer, `.pgpass`, client certificates and IAM tokens need none.
 WELL_KNOWN_PASSWORDS = frozenset({"", "app", "change-me", "changeme", "password", "postgres"})
 
 
@@ -118,9 +119,11 @@ class Settings(BaseSettings):
         if self.environment != "production":
             return self
         problems = []
-        password = urlsplit(self.database_url.get_secret_value()).password or ""
-        if password in WELL_KNOWN_PASSWORDS:
-            problems.append("DATABASE_URL has an empty or well-known password: set a real one")
+        password = urlsplit(self.database_url.get_secret_value()).password
+        if password is not None and password in WELL_KNOWN_PASSWORDS:
+            problems.append(
+                "DATABASE_URL has an empty or well-known password: set a real one, or none"
+            )
         if self.debug:
             problems.append("DEBUG is on: set DEBUG=false")
         if "*" in self.cors_origins:
