@@ -321,6 +321,24 @@ def test_a_killed_worker_is_started_again_and_both_events_are_logged(
         assert statuses == {200}
 
 
+def test_workers_exit_on_their_own_when_the_supervisor_is_killed(
+    baked: Baked, migrated: dict[str, str], tmp_path: Path
+) -> None:
+    with service(baked, migrated, tmp_path / "log", WORKERS="2") as running:
+        workers = running.workers()
+        assert len(workers) == 2, workers
+        running.process.kill()
+        running.process.wait(timeout=10)
+        deadline = time.monotonic() + START_SECONDS
+        alive = workers
+        while alive:
+            assert time.monotonic() < deadline, f"workers {alive} outlived their supervisor"
+            time.sleep(0.05)
+            alive = [pid for pid in workers if Path(f"/proc/{pid}").exists()]
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection((HOST, running.port), timeout=CLIENT_TIMEOUT).close()
+
+
 def test_the_concurrency_limit_answers_503_in_the_error_shape_while_probes_answer(
     baked: Baked, migrated: dict[str, str], tmp_path: Path
 ) -> None:

@@ -20,7 +20,7 @@ from {{ cookiecutter.module_name }}.core.config import Settings, get_settings
 from {{ cookiecutter.module_name }}.core.logging import configure_logging
 from {{ cookiecutter.module_name }}.server.draining import DrainingServer
 from {{ cookiecutter.module_name }}.server.protocol import HeadLimits, bounded_protocol
-from {{ cookiecutter.module_name }}.server.supervisor import Supervisor
+from {{ cookiecutter.module_name }}.server.supervisor import Supervisor, stop_when_the_supervisor_dies
 
 APP = "{{ cookiecutter.module_name }}.main:app"
 # src/{{ cookiecutter.module_name }}/serve.py -> the project folder, when run from a checkout.
@@ -66,6 +66,7 @@ def uvicorn_config(settings: Settings, app: str) -> uvicorn.Config:
 
 def serve_worker(app: str, listener: socket.socket) -> None:
     """One server process on a socket bound by the caller (a worker of the supervisor)."""
+    stop_when_the_supervisor_dies()
     enter_project_folder()
     DrainingServer(uvicorn_config(settings_or_exit(), app)).run(sockets=[listener])
 

@@ -5,13 +5,16 @@ during a drain the kernel goes on accepting connections that nobody serves, and 
 the process exits. Here the supervisor closes its copy of the socket as soon as it is told to
 stop and forwards the signal; each worker serves its accept queue and closes its copy too
 (server/draining.py), so a connection is either refused or answered. A worker that dies is
-started again, and both events are log lines (JSON in production) from this process.
+started again, and both events are log lines (JSON in production) from this process. A worker
+whose supervisor is killed outright (SIGKILL, the OOM killer) drains and exits on its own.
 """
 
 import logging
 import multiprocessing
+import os
 import signal
 import socket
+import threading
 import time
 from collections.abc import Callable
 from multiprocessing.connection import wait
@@ -141,3 +144,17 @@ class Supervisor:
                 )
                 process.kill()
                 process.join()
+
+
+def stop_when_the_supervisor_dies() -> None:
+    """In a worker: SIGTERM to itself (the usual drain) once its supervisor has gone, so that no
+    worker is left serving on, unsupervised, after `kill -9` of the supervisor."""
+    supervisor = multiprocessing.parent_process()
+    if supervisor is None:
+        return
+
+    def watch() -> None:
+        wait([supervisor.sentinel])
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="supervisor-watch", daemon=True).start()
