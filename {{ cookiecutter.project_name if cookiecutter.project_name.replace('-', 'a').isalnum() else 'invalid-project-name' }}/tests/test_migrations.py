@@ -185,6 +185,9 @@ def test_merge_heads_joins_a_template_revision_and_the_project_s_own(
     merge_script = scripts.get_revision(head)
     assert merge_script is not None
     assert set(merge_script.down_revision or ()) == {template_head, own}
+    assert merge_script.path is not None
+    # Written from script.py.mako: its annotation admits the tuple a merge has (mypy --strict).
+    assert "down_revision: str | Sequence[str] | None = (" in Path(merge_script.path).read_text()
     again = subprocess.run(merge, capture_output=True, text=True, check=True)  # noqa: S603
     assert "nothing to merge" in again.stdout
     assert scripts.get_heads() == [head]
