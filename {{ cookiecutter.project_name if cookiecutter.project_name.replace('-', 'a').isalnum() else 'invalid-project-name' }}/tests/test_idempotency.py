@@ -204,6 +204,11 @@ async def test_a_key_expires_after_its_ttl(
     assert await count_notes(notes) == 2  # an expired key is a new key
     retry = await committed_client.post("/notes", json={"text": "a"}, headers=headers)
     assert retry.json() == again.json()
+    assert retry.headers["Idempotent-Replayed"] == "true"
+    async with notes.session() as session:
+        renewed = await session.scalar(select(IdempotencyKey))
+        assert renewed is not None
+        assert renewed.expires_at - renewed.created_at == ttl
 
 
 async def test_storing_a_key_deletes_expired_ones(

@@ -132,6 +132,7 @@ class Pending:
                 name: value for name, value in response.headers.items() if name in REPLAYED_HEADERS
             },
             "body": bytes(body),
+            "created_at": func.now(),
             "expires_at": func.now() + self.ttl,
         }
         table = IdempotencyKey
