@@ -233,5 +233,7 @@ async def test_the_openapi_document_declares_the_header_and_its_answers(
     header = next(p for p in operation["parameters"] if p["name"] == KEY)
     assert header["in"] == "header"
     assert header.get("required", False) is False
+    assert header["schema"]["maxLength"] == 255
+    assert header["schema"]["pattern"].startswith("^")  # clients and fuzzers see the syntax
     for code in ("400", "409", "422"):
         assert KEY in operation["responses"][code]["description"], code

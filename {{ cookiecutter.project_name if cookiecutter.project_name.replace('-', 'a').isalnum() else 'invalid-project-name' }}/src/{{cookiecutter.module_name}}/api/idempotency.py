@@ -33,6 +33,8 @@ REPLAYED = "Idempotent-Replayed"
 # The draft's field is a Structured Field string: printable ASCII, quoted or (as most clients
 # send it) bare. A UUID is 36 characters; 255 leaves room for any client's scheme.
 MAX_KEY_LENGTH = 255
+# Printable ASCII but `"` and `\`, bare or quoted: the header's documented form (parse_key).
+KEY_PATTERN = r'^(?:"[!#-\[\]-~]+"|[!#-\[\]-~]+)$'
 # Headers of the first response that a replay repeats; the others (date, request id, length)
 # belong to each answer.
 REPLAYED_HEADERS = ("content-type", "location", "content-location", "etag", "last-modified")
@@ -173,6 +175,8 @@ async def idempotency_key(
                 "Optional. A unique value (a UUID, say) per operation: a retry with the same key "
                 "and request gets the first response and creates nothing."
             ),
+            # Documented, and checked by parse_key: a malformed key is a 400 of its own.
+            json_schema_extra={"pattern": KEY_PATTERN, "maxLength": MAX_KEY_LENGTH},
         ),
     ] = None,
 ) -> None:
