@@ -199,7 +199,9 @@ def replay(
     text = text.replace(
         f"from {MODULE}.models.item import Item\n",
         f"from {MODULE}.models.item import Item\nfrom {MODULE}.models.order import Order\n",
-    ).replace('__all__ = ["Item"]', '__all__ = ["Item", "Order"]')
+    ).replace(
+        '__all__ = ["IdempotencyKey", "Item"]', '__all__ = ["IdempotencyKey", "Item", "Order"]'
+    )
     models.write_text(text, encoding="utf-8")
     before = {path.name for path in (project / "alembic" / "versions").glob("*.py")}
     for line in code_block(readme, "## Migrate"):

@@ -63,17 +63,16 @@ CONFLICT = re.compile(r"^(<<<<<<<|>>>>>>>) ", re.MULTILINE)
 
 
 def steps_after(version: str) -> list[str]:
-    """The "After updating" step of every CHANGELOG entry newer than `version`, oldest first."""
+    """The "After updating" step of every CHANGELOG entry newer than `version`, oldest first,
+    each with its continuation lines (indented under it) joined to it."""
     changelog = (TEMPLATE_DIR / "CHANGELOG.md").read_text(encoding="utf-8")
     steps: list[str] = []
     for entry in changelog.split("\n## ")[1:]:
         if entry.startswith(f"{version} "):
             return steps[::-1]
-        steps += [
-            line.removeprefix(MANUAL_STEPS)
-            for line in entry.splitlines()
-            if line.startswith(MANUAL_STEPS)
-        ]
+        step = re.search(rf"^{re.escape(MANUAL_STEPS)}(.*(?:\n  .*)*)", entry, re.MULTILINE)
+        if step:
+            steps.append(" ".join(step[1].split()))
     raise AssertionError(f"CHANGELOG.md has no entry for {version}")
 
 
@@ -116,6 +115,9 @@ def test_steps_after_reads_every_newer_entry() -> None:
     oldest = headings[-1]
     assert len(steps_after(oldest)) == len(headings) - 1
     assert steps_after(headings[0]) == []
+    newest = steps_after(oldest)[-1]
+    assert "\n" not in newest
+    assert "`uv run python alembic/merge_heads.py`" in newest  # from a continuation line
 
 
 # ---------------------------------------------------------------- the drill

@@ -30,6 +30,8 @@ ALWAYS = (
     "alembic.ini",
     "alembic/env.py",
     "alembic/versions/20260101_0001_initial.py",
+    "alembic/versions/20261201_t0003_create_idempotency_keys.py",
+    "alembic/merge_heads.py",
     "src/{module}/main.py",
     "src/{module}/api/routes/health.py",
     "src/{module}/core/config.py",

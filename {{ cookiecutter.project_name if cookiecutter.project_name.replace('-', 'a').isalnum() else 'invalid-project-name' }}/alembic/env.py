@@ -2,11 +2,12 @@
 
 Migrations run under a PostgreSQL advisory lock, so migrators started at the same moment (several
 replicas, a job retried) apply each revision once: the others wait, then find nothing to do.
-New revisions are numbered 0001, 0002, ... (`alembic revision --rev-id` still wins).
+New revisions are numbered after the project's last one: 0003, 0004, ... (`--rev-id` still
+wins); the template's own revisions are named t0003, t0004, ... and are not counted (record 0027).
 """
 
 import asyncio
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from logging.config import fileConfig
 
@@ -21,7 +22,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from {{ cookiecutter.module_name }} import models  # noqa: F401  (registers every table)
 from {{ cookiecutter.module_name }}.core.config import Settings, get_settings
 from {{ cookiecutter.module_name }}.db.base import Base
-from {{ cookiecutter.module_name }}.db.migrations import MIGRATION_LOCK_ID
+from {{ cookiecutter.module_name }}.db.migrations import MIGRATION_LOCK_ID, next_revision_id
 from {{ cookiecutter.module_name }}.db.missing_database import (
     is_missing_database,
     missing_database_message,
@@ -65,12 +66,6 @@ def migration_lock(connection: Connection, current: Settings) -> Iterator[None]:
     finally:
         connection.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": MIGRATION_LOCK_ID})
         connection.commit()
-
-
-def next_revision_id(existing: Iterable[str]) -> str:
-    """One more than the highest numeric revision id, four digits: 0003 after 0002."""
-    numbers = [int(revision) for revision in existing if revision.isdigit()]
-    return f"{max(numbers, default=0) + 1:04d}"
 
 
 def sequential_revision_id(

@@ -1,15 +1,18 @@
-"""Fixtures: one migrated throwaway database per session, one rolled-back transaction per test."""
+"""Fixtures: one migrated throwaway database per session, one rolled-back transaction per test;
+and, for what one transaction cannot show (concurrent requests), a second database whose writes
+commit and are emptied after each test."""
 
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
-from sqlalchemy import pool
+from sqlalchemy import pool, text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from {{ cookiecutter.module_name }}.core.config import Settings
+from {{ cookiecutter.module_name }}.db.base import Base
 from {{ cookiecutter.module_name }}.db.session import Database, get_database
 from {{ cookiecutter.module_name }}.main import create_app
 from tests.postgres import PROJECT_ROOT, migrate, postgres_server, throwaway_database
@@ -93,3 +96,37 @@ async def app_with_database_down() -> AsyncIterator[FastAPI]:
     application = create_app(settings)
     async with application.router.lifespan_context(application):
         yield application
+
+
+@pytest.fixture(scope="session")
+def committed_database_url(admin_url: URL) -> Iterator[str]:
+    with throwaway_database(admin_url) as url:
+        migrate(url)
+        yield url
+
+
+@pytest.fixture
+async def committed_app(committed_database_url: str) -> AsyncIterator[FastAPI]:
+    """The app on its own `Database`, as in production: every request commits. Afterwards every
+    table of the models is emptied, so each test starts from the migrated, empty schema."""
+    settings = Settings(
+        database_url=committed_database_url,
+        environment="test",
+        alembic_config=PROJECT_ROOT / "alembic.ini",
+    )
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        try:
+            yield application
+        finally:
+            tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+            async with application.state.database.session() as session:
+                await session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+                await session.commit()
+
+
+@pytest.fixture
+async def committed_client(committed_app: FastAPI) -> AsyncIterator[AsyncClient]:
+    transport = ASGITransport(app=committed_app)
+    async with AsyncClient(transport=transport, base_url="http://test") as http:
+        yield http

@@ -149,3 +149,29 @@ async def test_a_wrong_method_lists_the_methods_of_the_path(client: AsyncClient)
     collection = await client.delete("/items")
     assert collection.status_code == status.HTTP_405_METHOD_NOT_ALLOWED
     assert collection.headers["allow"] == "GET, POST"
+
+
+async def test_a_create_retried_with_its_idempotency_key_creates_one_item(
+    client: AsyncClient,
+) -> None:
+    headers = {"Idempotency-Key": "7d5b9c1e-0f4a-4c3e-9a51-2b8f6d0e4a17"}
+    first = await client.post("/items", json={"name": "once"}, headers=headers)
+    retry = await client.post("/items", json={"name": "once"}, headers=headers)
+    assert first.status_code == retry.status_code == status.HTTP_201_CREATED
+    assert retry.json() == first.json()
+    assert retry.headers["Location"] == first.headers["Location"] == f"/items/{first.json()['id']}"
+    listed = await client.get("/items", params={"name": "once"})
+    assert listed.json() == [first.json()]
+    reused = await client.post("/items", json={"name": "twice"}, headers=headers)
+    assert reused.status_code == status.HTTP_422_UNPROCESSABLE_CONTENT
+    assert reused.json()["error"]["code"] == "idempotency_key_reused"
+
+
+async def test_the_openapi_document_declares_idempotency_on_create(client: AsyncClient) -> None:
+    paths = (await client.get("/openapi.json")).json()["paths"]
+    create = paths["/items"]["post"]
+    assert [p["name"] for p in create["parameters"] if p["in"] == "header"] == ["Idempotency-Key"]
+    for code in ("400", "409", "422"):
+        assert "Idempotency-Key" in create["responses"][code]["description"], code
+    listing = paths["/items"]["get"].get("parameters", [])
+    assert [p for p in listing if p["in"] == "header"] == []  # POST only

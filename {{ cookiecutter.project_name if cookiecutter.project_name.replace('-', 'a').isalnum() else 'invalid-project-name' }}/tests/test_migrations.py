@@ -7,7 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import asyncpg
@@ -21,27 +21,36 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.schema import CreateTable
 
 from {{ cookiecutter.module_name }}.db.base import NAMING_CONVENTION
-from {{ cookiecutter.module_name }}.db.migrations import MIGRATION_LOCK_ID, expected_revision
+from {{ cookiecutter.module_name }}.db.migrations import (
+    MIGRATION_LOCK_ID,
+    expected_revision,
+    next_revision_id,
+)
 from tests.postgres import PROJECT_ROOT, alembic_config, asyncpg_dsn, throwaway_database
 
 SCRIPT = ScriptDirectory.from_config(alembic_config("postgresql+asyncpg://unused/unused"))
 REVISIONS = list(reversed(list(SCRIPT.walk_revisions())))  # base first
 
 
+def stairway(config: Config, revision: str) -> None:
+    """Up to the revision from just below it, down one step, and up again. Below a merge
+    revision are the heads it joins: down to either of them undoes the merge only."""
+    script = ScriptDirectory.from_config(config).get_revision(revision)
+    assert script is not None
+    parents = script.down_revision
+    below = [parents] if isinstance(parents, str) else list(parents or ())
+    for parent in below:
+        command.upgrade(config, parent)
+    command.upgrade(config, revision)
+    command.downgrade(config, below[0] if below else "base")
+    command.upgrade(config, revision)
+
+
 @pytest.mark.parametrize("revision", [r.revision for r in REVISIONS])
 def test_stairway_upgrade_downgrade_upgrade(admin_url: URL, revision: str) -> None:
     """Each revision goes up, down and up again: a broken downgrade fails here, not in a deploy."""
-    script = SCRIPT.get_revision(revision)
-    assert script is not None
-    below = script.down_revision or "base"
-    assert isinstance(below, str), "merge revisions need their own stairway step"
     with throwaway_database(admin_url) as url:
-        config = alembic_config(url)
-        if below != "base":
-            command.upgrade(config, below)
-        command.upgrade(config, revision)
-        command.downgrade(config, below)
-        command.upgrade(config, revision)
+        stairway(alembic_config(url), revision)
 
 
 def test_full_round_trip(admin_url: URL) -> None:
@@ -198,21 +207,64 @@ def test_a_new_table_with_a_foreign_key_passes_the_ddl_linter(tmp_path: Path) ->
 
 
 def test_new_revisions_are_numbered_in_sequence(database_url: str, tmp_path: Path) -> None:
-    """`alembic revision --autogenerate` names the next revision after the head: 0003 after
-    0002 (alembic/env.py), as the revisions committed here are named."""
+    """`alembic revision --autogenerate` names the next revision after the project's last
+    numbered one (alembic/env.py); the template's t0003, ... are not counted (record 0027)."""
     scripts = tmp_path / "alembic"
     shutil.copytree(PROJECT_ROOT / "alembic", scripts)
     config = alembic_config(database_url)
     config.set_main_option("script_location", str(scripts))
     config.set_main_option("hooks", "")  # no formatting of a file that is thrown away
     head = SCRIPT.get_current_head()
-    assert head is not None
-    assert head.isdigit()
     written = command.revision(config, message="next", autogenerate=True)
     assert not isinstance(written, list)
     assert written is not None
-    assert written.revision == f"{int(head) + 1:04d}"
+    numbered = [r.revision for r in REVISIONS if r.revision.isdigit()]
+    assert written.revision == f"{int(max(numbered)) + 1:04d}"
     assert written.down_revision == head
+
+
+def test_template_revisions_take_no_number_of_the_project() -> None:
+    assert next_revision_id(["0001", "0002", "t0003"]) == "0003"
+    assert next_revision_id(["0001", "t0003", "t0004", "0007", "e700f87797db"]) == "0008"
+    assert next_revision_id([]) == "0001"
+
+
+def test_merge_heads_joins_a_template_revision_and_the_project_s_own(
+    admin_url: URL, tmp_path: Path
+) -> None:
+    """What a project with revisions of its own runs after a template update brought one of the
+    template's (CHANGELOG.md): one merge revision, numbered, that migrates up and down."""
+    shutil.copytree(PROJECT_ROOT / "alembic", tmp_path / "alembic")
+    shutil.copy(PROJECT_ROOT / "alembic.ini", tmp_path / "alembic.ini")
+    template_head = SCRIPT.get_current_head()
+    assert template_head is not None
+    template_script = SCRIPT.get_revision(template_head)
+    assert template_script is not None
+    below = template_script.down_revision
+    own = next_revision_id(r.revision for r in REVISIONS)
+    write_revision(tmp_path / "alembic" / "versions", own, below)  # the project's own, made before
+
+    merge = [sys.executable, str(tmp_path / "alembic" / "merge_heads.py")]
+    merged = subprocess.run(merge, capture_output=True, text=True, check=True)  # noqa: S603
+    scripts = ScriptDirectory.from_config(Config(str(tmp_path / "alembic.ini")))
+    head = scripts.get_current_head()
+    assert head == f"{int(own) + 1:04d}", merged.stdout + merged.stderr
+    merge_script = scripts.get_revision(head)
+    assert merge_script is not None
+    assert set(merge_script.down_revision or ()) == {template_head, own}
+    assert merge_script.path is not None
+    # Written from script.py.mako: its annotation admits the tuple a merge has (mypy --strict).
+    assert "down_revision: str | Sequence[str] | None = (" in Path(merge_script.path).read_text()
+    again = subprocess.run(merge, capture_output=True, text=True, check=True)  # noqa: S603
+    assert "nothing to merge" in again.stdout
+    assert scripts.get_heads() == [head]
+
+    with throwaway_database(admin_url) as url:
+        config = alembic_config(url)
+        config.set_main_option("script_location", str(tmp_path / "alembic"))
+        stairway(config, head)
+        command.downgrade(config, "base")
+        command.upgrade(config, "head")
 
 
 def test_there_is_a_single_head() -> None:
@@ -223,9 +275,10 @@ def test_the_app_expects_the_head_alembic_finds() -> None:
     assert expected_revision(PROJECT_ROOT / "alembic.ini") == SCRIPT.get_current_head()
 
 
-def write_revision(versions: Path, revision: str, down: str | tuple[str, ...] | None) -> None:
+def write_revision(versions: Path, revision: str, down: str | Sequence[str] | None) -> None:
     annotation = "str | tuple[str, ...] | None"
     text = f'revision: str = "{revision}"\ndown_revision: {annotation} = {down!r}\n'
+    text += "\n\ndef upgrade() -> None:\n    pass\n\n\ndef downgrade() -> None:\n    pass\n"
     (versions / f"{revision}.py").write_text(text)
 
 

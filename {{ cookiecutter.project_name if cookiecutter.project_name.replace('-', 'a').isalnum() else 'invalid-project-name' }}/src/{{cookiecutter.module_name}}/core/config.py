@@ -48,6 +48,9 @@ class Settings(BaseSettings):
 
     # Larger request bodies answer 413 before they are read whole (1 MiB by default).
     max_request_body_bytes: int = Field(default=1024 * 1024, ge=1)
+    # How long a POST's Idempotency-Key and its stored answer are kept (record 0026): a retry
+    # within it gets the first answer. 24 h by default.
+    idempotency_key_ttl_seconds: int = Field(default=24 * 3600, ge=1)
 
     # Comma-separated origins allowed to call the API from a browser; empty = no CORS headers.
     cors_origins: Annotated[list[str], NoDecode] = []

@@ -1,13 +1,22 @@
-"""What the running code knows about its migrations: the head revision it expects, and the
-advisory lock every migrator takes (alembic/env.py)."""
+"""What the running code knows about its migrations: the head revision it expects, the
+advisory lock every migrator takes (alembic/env.py), and how new revisions are numbered."""
 
 import zlib
+from collections.abc import Iterable
 from pathlib import Path
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 MIGRATION_LOCK_ID = zlib.crc32(b"{{ cookiecutter.module_name }}:alembic")
+
+
+def next_revision_id(existing: Iterable[str]) -> str:
+    """One more than the highest of the project's numbered revisions, four digits: 0003 after
+    0002. The template's own revisions after 0002 are t0003, t0004, ... and count for nothing
+    here, so a template update never brings an id the project already has (record 0027)."""
+    numbers = [int(revision) for revision in existing if revision.isdigit()]
+    return f"{max(numbers, default=0) + 1:04d}"
 
 
 def expected_revision(alembic_config: Path) -> str | None:

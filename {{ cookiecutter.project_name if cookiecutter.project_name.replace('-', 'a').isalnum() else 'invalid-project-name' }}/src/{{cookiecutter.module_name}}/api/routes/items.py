@@ -9,17 +9,24 @@ and a database that cannot serve the request now (503) answer in the error shape
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Query, Response, status
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, status
 from sqlalchemy import bindparam, delete, select
 
 from {{ cookiecutter.module_name }}.api.database_errors import DATABASE_ERROR_RESPONSES
 from {{ cookiecutter.module_name }}.api.errors import ErrorResponse
+from {{ cookiecutter.module_name }}.api.idempotency import IdempotentRoute
 from {{ cookiecutter.module_name }}.db.session import DatabaseDep, SessionDep
 from {{ cookiecutter.module_name }}.models.item import Item
 from {{ cookiecutter.module_name }}.schemas.item import ItemCreate, ItemRead, ItemUpdate
 from {{ cookiecutter.module_name }}.schemas.types import BIGINT_MAX, PostgresText
 
-router = APIRouter(prefix="/items", tags=["items"], responses=DATABASE_ERROR_RESPONSES)
+# IdempotentRoute: a POST retried with the same Idempotency-Key creates nothing (record 0026).
+router = APIRouter(
+    prefix="/items",
+    tags=["items"],
+    responses=DATABASE_ERROR_RESPONSES,
+    route_class=IdempotentRoute,
+)
 
 ItemId = Annotated[int, Path(ge=-BIGINT_MAX - 1, le=BIGINT_MAX)]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
@@ -37,11 +44,14 @@ def not_found(item_id: int) -> HTTPException:
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-async def create_item(payload: ItemCreate, session: SessionDep) -> ItemRead:
+async def create_item(
+    payload: ItemCreate, session: SessionDep, request: Request, response: Response
+) -> ItemRead:
     item = Item(**payload.model_dump())
     session.add(item)
     await session.flush()
     await session.refresh(item)  # created_at comes from the database
+    response.headers["Location"] = request.url_for("get_item", item_id=item.id).path
     return ItemRead.model_validate(item)
 
 
