@@ -138,8 +138,10 @@ def test_an_index_on_a_table_of_an_earlier_revision_fails_the_ddl_linter(tmp_pat
     scripts = tmp_path / "alembic"
     shutil.copytree(PROJECT_ROOT / "alembic", scripts)
     down = str(SCRIPT.get_current_head())
+    taken = [r.revision for r in REVISIONS]
     for message, upgrade in TEAM_REVISIONS:
-        revision = f"{int(down) + 1:04d}"
+        revision = next_revision_id(taken)  # as `alembic revision` numbers them
+        taken.append(revision)
         text = REVISION.format(message=message, revision=revision, down=down, upgrade=upgrade)
         (scripts / "versions" / f"{revision}.py").write_text(text)
         down = revision
