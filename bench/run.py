@@ -19,8 +19,9 @@ Figures:
   (telemetry on against off), and under its production command (`python -m MODULE.serve`: the
   head limits, the drain and the concurrency limit, against the plain uvicorn command); get-by-id
   and POST /items of the baked service with its database bounds (record 0023) against the same
-  service with them off; requests/s, p50, p99, and the server process's CPU time per request;
-  cold start to the first 200;
+  service with them off; POST /items with a new Idempotency-Key per request against without one
+  (record 0026); requests/s, p50, p99, and the server process's CPU time per request; cold start
+  to the first 200;
 - container: image size and rebuild time after a source-only change, where an engine answers or
   podman can be provisioned as the containers tier does (stand-in base images).
 """
@@ -54,6 +55,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 APPS_DIR = BENCH_DIR / "apps"
 ITEMS_SCRIPT = APPS_DIR / "items.lua"
 CREATE_SCRIPT = APPS_DIR / "create_item.lua"
+CREATE_KEYED_SCRIPT = APPS_DIR / "create_item_keyed.lua"
 ROWS = 1000
 CONTEXT = {"project_name": "bench-service", "include_example": "yes", "no_docker": "no"}
 MODULE = "bench_service"
@@ -62,6 +64,9 @@ VERSIONS = ("fastapi", "starlette", "sqlalchemy", "asyncpg", "pydantic", "uvicor
 HEALTHZ = "/healthz"
 ITEMS = "/items/{id}"
 CREATE = "POST /items"
+CREATE_KEYED = "POST /items with an Idempotency-Key"
+# The wrk script of each path that needs one.
+SCRIPTS = {ITEMS: ITEMS_SCRIPT, CREATE: CREATE_SCRIPT, CREATE_KEYED: CREATE_KEYED_SCRIPT}
 BAKED = "baked service"
 RAW_ASGI, STARLETTE, FASTAPI_MIN = "raw ASGI", "bare Starlette", "minimal FastAPI"
 STARLETTE_PG = "Starlette + raw asyncpg (the limit)"
@@ -118,7 +123,7 @@ APPS = (
     App(RAW_ASGI, "ref_asgi:app", (HEALTHZ,)),
     App(STARLETTE, "ref_starlette:app", (HEALTHZ, ITEMS)),
     App(FASTAPI_MIN, "ref_fastapi_min:app", (HEALTHZ,)),
-    App(BAKED, f"{MODULE}.main:app", (HEALTHZ, ITEMS, CREATE), baked=True),
+    App(BAKED, f"{MODULE}.main:app", (HEALTHZ, ITEMS, CREATE, CREATE_KEYED), baked=True),
     App(BAKED_SERVE, MODULE, (HEALTHZ, ITEMS), baked=True, production_command=True),
     App(BAKED_OTEL, f"{MODULE}.main:app", (HEALTHZ, ITEMS), baked=True, telemetry=True),
     App(BAKED_UNBOUNDED, f"{MODULE}.main:app", (ITEMS, CREATE), baked=True, settings=BOUNDS_OFF),
@@ -322,16 +327,22 @@ class Samples:
     def rps(self, app: str, path: str) -> float:
         return median([load.requests_per_second for load in self.loads[(app, path)]])
 
-    def ratios(self, app: str, reference: str, path: str) -> list[float]:
-        pairs = zip(self.loads[(app, path)], self.loads[(reference, path)], strict=True)
+    def ratios(
+        self, app: str, reference: str, path: str, reference_path: str | None = None
+    ) -> list[float]:
+        """Per round; `reference_path` compares two paths of one server (default: `path`)."""
+        references = self.loads[(reference, reference_path or path)]
+        pairs = zip(self.loads[(app, path)], references, strict=True)
         return [a.requests_per_second / b.requests_per_second for a, b in pairs]
 
-    def ratio(self, app: str, reference: str, path: str) -> float:
+    def ratio(
+        self, app: str, reference: str, path: str, reference_path: str | None = None
+    ) -> float:
         """Median of the per-round ratios: rounds are interleaved, so each pair shares its load."""
-        return median(self.ratios(app, reference, path))
+        return median(self.ratios(app, reference, path, reference_path))
 
-    def rounds(self, app: str, reference: str, path: str) -> str:
-        values = self.ratios(app, reference, path)
+    def rounds(self, app: str, reference: str, path: str, reference_path: str | None = None) -> str:
+        values = self.ratios(app, reference, path, reference_path)
         return "" if len(values) < 2 else " (rounds " + ", ".join(f"{v:.2f}" for v in values) + ")"
 
     def tail(self, app: str, path: str) -> float:
@@ -348,7 +359,7 @@ def server_env(database_url: str) -> dict[str, str]:
 def exercise(app: App, server: servers.Server, settings: Settings, samples: Samples) -> None:
     """Check each path answers 200 (and keep the item's JSON), warm up, then measure."""
     for path in app.paths:
-        if path == CREATE:
+        if path in (CREATE, CREATE_KEYED):
             status, body = servers.post_json(server.port, "/items", {"name": "probe"})
             expected = 201
         else:
@@ -359,9 +370,9 @@ def exercise(app: App, server: servers.Server, settings: Settings, samples: Samp
             raise RuntimeError(f"{app.name} answered {status} on {path}: {body[:200]!r}")
         if path == ITEMS:
             samples.answers[app.name] = json.loads(body)
-        # items.lua writes the item paths, create_item.lua its method, path and body.
-        url = server.url("/" if path in (ITEMS, CREATE) else path)
-        script = {ITEMS: ITEMS_SCRIPT, CREATE: CREATE_SCRIPT}.get(path)
+        # items.lua writes the item paths, the create scripts their method, path and body.
+        url = server.url("/" if path in (ITEMS, CREATE, CREATE_KEYED) else path)
+        script = SCRIPTS.get(path)
         wrk_env = {**os.environ, "BENCH_ROWS": str(ROWS)}
         loadgen.run(url, settings.warmup, script=script, env=wrk_env)
         load = loadgen.run(url, settings.seconds, server_pid=server.pid, script=script, env=wrk_env)
@@ -486,6 +497,9 @@ def print_http(settings: Settings, samples: Samples, results: Results) -> None:
     for app in CREATE_ROWS:
         ratio = bounds_ratio(samples, CREATE) if app == BAKED_UNBOUNDED else ""
         out(load_row(f"POST /items {app}", samples, app, CREATE, ratio))
+    keyed = f"{samples.ratio(BAKED, BAKED, CREATE_KEYED, CREATE):.2f}x without a key"
+    keyed += samples.rounds(BAKED, BAKED, CREATE_KEYED, CREATE)
+    out(load_row(f"POST /items {BAKED}, Idempotency-Key", samples, BAKED, CREATE_KEYED, keyed))
     for path, name in ((ITEMS, "get-by-id"), (CREATE, "POST /items")):
         bounded = samples.ratio(BAKED, BAKED_UNBOUNDED, path)
         results.target(

@@ -35,6 +35,7 @@ FIGURES = (
     r"^  get-by-id  baked service, bounds off .*bounds on .*x off",
     r"^  POST /items baked service ",
     r"^  POST /items baked service, bounds off .*bounds on .*x off",
+    r"^  POST /items baked service, Idempotency-Key .*x without a key",
     r"^  get-by-id  baked service, production command .*x the uvicorn command",
     r"^  cold start raw ASGI ",
     r"^  cold start minimal FastAPI ",
