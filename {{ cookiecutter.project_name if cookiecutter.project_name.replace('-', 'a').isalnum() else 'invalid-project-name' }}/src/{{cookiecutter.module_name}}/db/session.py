@@ -17,6 +17,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Annotated, Any, Self
 
+import asyncpg
 from fastapi import Depends, Request
 from sqlalchemy import Connection, RowMapping, event, exc
 from sqlalchemy.engine import ExceptionContext
@@ -215,13 +216,20 @@ def _discard_connections_on_errors(engine: AsyncEngine) -> None:
     before it, and the next checkout connects afresh.
 
     A read-only transaction (25006) on a connection made to a primary means the server was
-    demoted in a failover: every connection made before it points at a standby now.
+    demoted in a failover: every connection made before it points at a standby now. asyncpg's
+    InternalClientError means its protocol fell out of step with the server, as when the server
+    ends the session just as a statement starts (asyncpg issue 1069): the read path's one retry
+    then runs on a fresh connection.
     """
 
     @event.listens_for(engine.sync_engine, "handle_error")
-    def discard_if_read_only(context: ExceptionContext) -> None:
-        if sqlstate(context.original_exception) == READ_ONLY_SQL_TRANSACTION:
-            context.is_disconnect = True
+    def discard_if_read_only_or_out_of_step(context: ExceptionContext) -> None:
+        error = context.original_exception
+        read_only = sqlstate(error) == READ_ONLY_SQL_TRANSACTION
+        if read_only or isinstance(error.__cause__, asyncpg.exceptions.InternalClientError):
+            # Writable by design (handle_error's documentation); SQLAlchemy 2.0's type stubs
+            # leave it out of the class's __slots__, 2.1's do not.
+            context.is_disconnect = True  # type: ignore[misc, unused-ignore]
 
 
 def _ping_idle_connections(engine: AsyncEngine) -> None:
