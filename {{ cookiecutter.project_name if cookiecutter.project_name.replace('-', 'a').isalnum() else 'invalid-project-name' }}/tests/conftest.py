@@ -75,6 +75,7 @@ async def app(settings: Settings, database: Database) -> AsyncIterator[FastAPI]:
     application = create_app(settings)
     application.dependency_overrides[get_database] = lambda: database
     async with application.router.lifespan_context(application):
+        await application.state.expected_revision  # as test_health.serve does, and why
         yield application
 
 
