@@ -60,7 +60,7 @@ def close_invalidated_connections_at_once(engine: AsyncEngine) -> None:
         # 2 s, shielded, for a server that may not answer (/readyz took 4 s against its 2 s
         # bound). Closed here first, that close returns at once. The server ends the session
         # when it sees the socket close; a statement still running there ends at its timeout.
-        # One already closed is left alone: at the floors (SQLAlchemy 2.0.39, asyncpg 0.30),
+        # One already closed is left alone: with SQLAlchemy 2.0.39 and asyncpg 0.30,
         # terminating a connection the server had dropped broke the read's retry.
         driver = record.driver_connection
         if driver is not None and not driver.is_closed():
