@@ -165,50 +165,22 @@ class PrivatePostgres:
             time.sleep(0.05)
         (self.data / "postmaster.pid").unlink(missing_ok=True)
 
+    def _psql(self, database: str) -> list[str]:
+        """psql as the superuser on this instance, stopping at the first error."""
+        return [
+            "psql", "-X", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
+            "-d", database, "-v", "ON_ERROR_STOP=1",
+        ]  # fmt: skip
+
     def psql(self, sql: str, database: str = "postgres") -> str:
         """Run SQL as the superuser; the unaligned output."""
-        return self._run(
-            [
-                "psql",
-                "-X",
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
-                "-U",
-                "postgres",
-                "-d",
-                database,
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-Atc",
-                sql,
-            ],
-            timeout=30,
-        ).strip()
+        return self._run([*self._psql(database), "-Atc", sql], timeout=30).strip()
 
     def session(self, database: str) -> subprocess.Popen[str]:
         """An open psql session reading SQL from its stdin (to hold a lock); close its stdin
         to end it."""
         return subprocess.Popen(
-            _as_server_user(
-                [
-                    "psql",
-                    "-X",
-                    "-q",
-                    "-At",
-                    "-h",
-                    "127.0.0.1",
-                    "-p",
-                    str(self.port),
-                    "-U",
-                    "postgres",
-                    "-d",
-                    database,
-                    "-v",
-                    "ON_ERROR_STOP=1",
-                ]
-            ),
+            _as_server_user([*self._psql(database), "-q", "-At"]),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
