@@ -62,6 +62,19 @@ def prune_table(module: str) -> dict[tuple[str, str], tuple[str, ...]]:
             f"src/{module}/schemas/item.py",
             "tests/test_items.py",
             "alembic/versions/20260101_0002_create_items.py",
+            "alembic/versions/20261202_t0005_add_items_processed_at.py",
+        ),
+        # Background jobs (issue 22, record 0031).
+        ("background_jobs", "no"): (
+            f"src/{module}/jobs",
+            f"src/{module}/models/job.py",
+            f"src/{module}/worker.py",
+            "tests/test_jobs.py",
+            "alembic/versions/20261202_t0004_create_jobs.py",
+            "alembic/versions/20261202_t0005_add_items_processed_at.py",
+            "docs/decisions/0031-background-jobs-in-postgresql.md",
+            "deploy/k8s/worker-deployment.yaml",
+            "deploy/k8s/worker-pdb.yaml",
         ),
     }
 

@@ -342,6 +342,9 @@ RULES: dict[str, Rule] = {
     "include_example": Rule(check_yes_no, example_yes_no("yes")),
     "no_docker": Rule(check_yes_no, example_yes_no("no")),
     "kubernetes": Rule(check_kubernetes, example_kubernetes),
+    # Background jobs (issue 22): off by default, so an older project updated by cruft keeps
+    # jobs off until its team turns them on (record 0031).
+    "background_jobs": Rule(check_yes_no, example_yes_no("no")),
 }
 
 

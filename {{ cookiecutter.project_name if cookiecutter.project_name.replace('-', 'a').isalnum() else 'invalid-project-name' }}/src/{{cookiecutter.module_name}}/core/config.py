@@ -86,6 +86,25 @@ class Settings(BaseSettings):
     migration_lock_wait_seconds: float = Field(default=300.0, gt=0)
     migration_lock_timeout_seconds: float = Field(default=10.0, gt=0)
     migration_statement_timeout_seconds: float = Field(default=600.0, gt=0)
+{%- if cookiecutter.background_jobs == "yes" %}
+
+    # Background jobs (jobs/, record 0031). The worker (worker.py) answers its probes on
+    # HOST:WORKER_PORT and runs up to WORKER_CONCURRENCY jobs at once.
+    worker_port: int = Field(default=8001, ge=1, le=65535)
+    worker_concurrency: int = Field(default=4, ge=1)
+    # A running job's lease, extended every third of it: a job whose worker died runs again
+    # within JOB_LEASE_SECONDS + JOB_POLL_SECONDS.
+    job_lease_seconds: float = Field(default=30.0, gt=0)
+    # NOTIFY wakes the worker at once; this is how often it looks without one (delayed jobs,
+    # expired leases, a lost NOTIFY while the database restarted).
+    job_poll_seconds: float = Field(default=5.0, gt=0)
+    # A failed attempt is retried after FIRST * 2**(attempt - 1) seconds, at most MAX.
+    job_retry_first_delay_seconds: float = Field(default=1.0, gt=0)
+    job_retry_max_delay_seconds: float = Field(default=3600.0, gt=0)
+    # On SIGTERM: how long running jobs may take to finish before they are cancelled and queued
+    # again. Keep it below the orchestrator's own (terminationGracePeriodSeconds).
+    worker_shutdown_grace_seconds: float = Field(default=20.0, ge=0)
+{%- endif %}
 
     @property
     def api_docs_enabled(self) -> bool:

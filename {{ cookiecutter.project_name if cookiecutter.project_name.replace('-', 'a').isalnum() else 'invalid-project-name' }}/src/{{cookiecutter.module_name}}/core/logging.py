@@ -12,6 +12,11 @@ from typing import Any, Literal
 from opentelemetry import trace
 
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+{%- if cookiecutter.background_jobs == "yes" %}
+# The background job being run (jobs/worker.py): on every line it logs, beside the id of the
+# request that enqueued it (in `request_id`).
+job_id: ContextVar[int | None] = ContextVar("job_id", default=None)
+{%- endif %}
 
 CONSOLE_FORMAT = "%(asctime)s %(levelname)-7s %(name)s [%(request_id)s] %(message)s"
 # Attributes every LogRecord has; anything else was passed as `extra=` and is kept.
@@ -28,6 +33,11 @@ ACCESS_LOGGER = "{{ cookiecutter.module_name }}.access"
 class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id.get() or "-"
+{%- if cookiecutter.background_jobs == "yes" %}
+        job = job_id.get()
+        if job is not None:
+            record.job_id = job
+{%- endif %}
         span = trace.get_current_span().get_span_context()
         if span.is_valid:  # only while tracing: no span, no fields
             record.trace_id = format(span.trace_id, "032x")

@@ -3,9 +3,17 @@
 from {{ cookiecutter.module_name }}.models.idempotency_key import IdempotencyKey
 {%- if cookiecutter.include_example == "yes" %}
 from {{ cookiecutter.module_name }}.models.item import Item
-
-__all__ = ["IdempotencyKey", "Item"]
-{%- else %}
-
-__all__ = ["IdempotencyKey"]
 {%- endif %}
+{%- if cookiecutter.background_jobs == "yes" %}
+from {{ cookiecutter.module_name }}.models.job import Job
+{%- endif %}
+
+__all__ = [
+    "IdempotencyKey",
+{%- if cookiecutter.include_example == "yes" %}
+    "Item",
+{%- endif %}
+{%- if cookiecutter.background_jobs == "yes" %}
+    "Job",
+{%- endif %}
+]

@@ -21,3 +21,7 @@ class Item(Base):
     name: Mapped[str] = mapped_column(Text)
     description: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+{%- if cookiecutter.background_jobs == "yes" %}
+    # Stamped by the example's background job (jobs/registry.py): null until the worker ran it.
+    processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+{%- endif %}

@@ -47,3 +47,7 @@ class ItemRead(BaseModel):
     name: str
     description: str | None
     created_at: datetime
+{%- if cookiecutter.background_jobs == "yes" %}
+    # Null until the background job created with the item has run (jobs/registry.py).
+    processed_at: datetime | None
+{%- endif %}

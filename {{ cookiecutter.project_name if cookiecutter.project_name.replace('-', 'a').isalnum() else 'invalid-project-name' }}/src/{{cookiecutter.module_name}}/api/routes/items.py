@@ -16,6 +16,9 @@ from {{ cookiecutter.module_name }}.api.database_errors import DATABASE_ERROR_RE
 from {{ cookiecutter.module_name }}.api.errors import ErrorResponse
 from {{ cookiecutter.module_name }}.api.idempotency import IdempotentRoute
 from {{ cookiecutter.module_name }}.db.session import DatabaseDep, SessionDep
+{%- if cookiecutter.background_jobs == "yes" %}
+from {{ cookiecutter.module_name }}.jobs import enqueue
+{%- endif %}
 from {{ cookiecutter.module_name }}.models.item import Item
 from {{ cookiecutter.module_name }}.schemas.item import ItemCreate, ItemRead, ItemUpdate
 from {{ cookiecutter.module_name }}.schemas.types import BIGINT_MAX, PostgresText
@@ -33,7 +36,11 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
     status.HTTP_404_NOT_FOUND: {"model": ErrorResponse, "description": "No such item"}
 }
 
+{%- if cookiecutter.background_jobs == "yes" %}
+COLUMNS = (Item.id, Item.name, Item.description, Item.created_at, Item.processed_at)
+{%- else %}
 COLUMNS = (Item.id, Item.name, Item.description, Item.created_at)
+{%- endif %}
 # Built once, with a bound parameter: SQLAlchemy caches the compiled SQL per statement object,
 # so the most frequent read skips building and keying it again on every request.
 GET_ITEM = select(*COLUMNS).where(Item.id == bindparam("item_id"))
@@ -51,6 +58,10 @@ async def create_item(
     session.add(item)
     await session.flush()
     await session.refresh(item)  # created_at comes from the database
+{%- if cookiecutter.background_jobs == "yes" %}
+    # In the request's transaction: the job exists if and only if the item does (record 0031).
+    await enqueue(session, "stamp_item", {"item_id": item.id})
+{%- endif %}
     response.headers["Location"] = request.url_for("get_item", item_id=item.id).path
     return ItemRead.model_validate(item)
 

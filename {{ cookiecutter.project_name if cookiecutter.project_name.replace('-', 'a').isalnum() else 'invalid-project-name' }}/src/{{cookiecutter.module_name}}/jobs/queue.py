@@ -1,0 +1,67 @@
+"""Enqueue and retry: statements on the caller's session, so they commit or roll back with it."""
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from opentelemetry import propagate
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from {{ cookiecutter.module_name }}.core.logging import request_id
+from {{ cookiecutter.module_name }}.jobs.registry import JOBS
+from {{ cookiecutter.module_name }}.models.job import FAILED, QUEUED, Job
+
+# Workers LISTEN on this channel; a NOTIFY is delivered when the enqueuing transaction commits,
+# and never when it rolls back.
+CHANNEL = "jobs"
+DEFAULT_MAX_ATTEMPTS = 5
+
+
+async def enqueue(
+    session: AsyncSession,
+    task: str,
+    payload: Mapping[str, Any],
+    *,
+    run_after: datetime | None = None,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+) -> int:
+    """Add a job to the session's transaction and return its id. `run_after`: not before this
+    (timezone-aware) time. The payload must be JSON: ids, not objects, so that the job reads the
+    committed state when it runs."""
+    if task not in JOBS:
+        msg = f"no job is registered as {task!r} (jobs/registry.py)"
+        raise KeyError(msg)
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)  # the current span's W3C traceparent, if tracing is on
+    job = Job(
+        task=task,
+        payload=dict(payload),
+        max_attempts=max_attempts,
+        traceparent=carrier.get("traceparent"),
+        request_id=request_id.get(),
+    )
+    if run_after is not None:
+        job.run_after = run_after
+    session.add(job)
+    await session.flush()
+    await session.execute(select(func.pg_notify(CHANNEL, "")))
+    return job.id
+
+
+async def retry_failed(session: AsyncSession, job_ids: Sequence[int] | None = None) -> list[int]:
+    """Queue failed jobs again with a fresh set of attempts: the given ones, or every failed job
+    when `job_ids` is None. Returns the ids queued; commit the session to make it so."""
+    statement = (
+        update(Job)
+        .where(Job.state == FAILED)
+        .values(state=QUEUED, attempts=0, run_after=func.now(), last_error=None)
+        .returning(Job.id)
+        .execution_options(synchronize_session=False)
+    )
+    if job_ids is not None:
+        statement = statement.where(Job.id.in_(job_ids))
+    queued = list((await session.scalars(statement)).all())
+    if queued:
+        await session.execute(select(func.pg_notify(CHANNEL, "")))
+    return queued
