@@ -9,7 +9,6 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from {{ cookiecutter.module_name }}.core.logging import request_id
-from {{ cookiecutter.module_name }}.jobs.registry import JOBS
 from {{ cookiecutter.module_name }}.models.job import FAILED, QUEUED, Job
 
 # Workers LISTEN on this channel; a NOTIFY is delivered when the enqueuing transaction commits,
@@ -26,12 +25,10 @@ async def enqueue(
     run_after: datetime | None = None,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
 ) -> int:
-    """Add a job to the session's transaction and return its id. `run_after`: not before this
-    (timezone-aware) time. The payload must be JSON: ids, not objects, so that the job reads the
-    committed state when it runs."""
-    if task not in JOBS:
-        msg = f"no job is registered as {task!r} (jobs/registry.py)"
-        raise KeyError(msg)
+    """Add a job to the session's transaction and return its id. `task` names a function in
+    jobs/registry.py's JOBS (a worker that does not know it counts a failed attempt: an API may
+    be deployed before its worker). `run_after`: not before this (timezone-aware) time. The
+    payload must be JSON: ids, not objects, so that the job reads the committed state."""
     carrier: dict[str, str] = {}
     propagate.inject(carrier)  # the current span's W3C traceparent, if tracing is on
     job = Job(

@@ -252,20 +252,15 @@ class Worker:
             job_id.reset(tokens[1])
 
     async def _attempt(self, job: Claimed, span: trace.Span) -> str:
-        function = self._jobs.get(job.task)
-        if function is None or job.attempts > job.max_attempts:
-            reason = (
-                f"no job is registered as {job.task!r}"
-                if function is None
-                else "its last attempt did not finish (the worker stopped; the lease expired)"
-            )
+        if job.attempts > job.max_attempts:
+            reason = "its last attempt did not finish (the worker stopped; the lease expired)"
             logger.error("job %d (%s) failed: %s", job.id, job.task, reason)
             await self._settle(job, self._failed(job, reason))
             return "failed"
         logger.info("job %d (%s) attempt %d started", job.id, job.task, job.attempts)
         run = JobRun(job.id, job.task, job.payload, job.attempts, self._database)
         try:
-            await function(run)
+            await self._function(job.task)(run)
         except Exception as error:
             span.record_exception(error)
             span.set_status(StatusCode.ERROR)
@@ -285,6 +280,13 @@ class Worker:
         await self._settle(job, delete(Job).where(Job.id == job.id, Job.locked_by == self.name))
         logger.info("job %d (%s) done", job.id, job.task)
         return "done"
+
+    def _function(self, task: str) -> JobFunction:
+        function = self._jobs.get(task)
+        if function is None:  # enqueued by an API newer than this worker: a later one knows it
+            msg = f"no job is registered as {task!r} in this worker (jobs/registry.py)"
+            raise LookupError(msg)
+        return function
 
     def _ours(self, job: Claimed) -> Update:
         return (
