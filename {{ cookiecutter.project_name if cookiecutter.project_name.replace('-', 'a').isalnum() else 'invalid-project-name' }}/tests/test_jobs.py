@@ -17,7 +17,7 @@ import httpx
 import pytest
 from fastapi import FastAPI, HTTPException
 from httpx import AsyncClient
-from sqlalchemy import func, select, update
+from sqlalchemy import RowMapping, func, select, update
 
 from {{ cookiecutter.module_name }}.core.config import Settings
 from {{ cookiecutter.module_name }}.db.session import Database, SessionDep
@@ -65,7 +65,9 @@ async def running_worker(
         await database.dispose()
 
 
-async def eventually[T](read: Callable[[], Awaitable[T]], seconds: float = WAIT_SECONDS) -> T:
+async def eventually[T](
+    read: Callable[[], Awaitable[T | None]], seconds: float = WAIT_SECONDS
+) -> T:
     """The first truthy answer of `read`, asked every 50 ms."""
     deadline = time.monotonic() + seconds
     while not (answer := await read()):
@@ -89,7 +91,7 @@ async def count_jobs(database: Database) -> int:
     return int(row["jobs"])
 
 
-async def job_row(database: Database, job_id: int) -> Mapping[str, object] | None:
+async def job_row(database: Database, job_id: int) -> RowMapping | None:
     return await database.read_one(select(Job.__table__).where(Job.id == job_id))
 
 
@@ -185,14 +187,14 @@ async def test_attempts_run_out_into_the_failed_state_and_retry_queues_it_again(
     database: Database = committed_app.state.database
     job_id = await add_job(database, "fails", max_attempts=3)
 
-    async def failed() -> Mapping[str, object] | None:
+    async def failed() -> RowMapping | None:
         row = await job_row(database, job_id)
         return row if row is not None and row["state"] == FAILED else None
 
     async with running_worker(committed_database_url, {"fails": always_fails}):
-        row = await eventually(failed)
-    assert row["attempts"] == 3
-    assert row["last_error"] == "RuntimeError: boom"
+        failed_row = await eventually(failed)
+    assert failed_row["attempts"] == 3
+    assert failed_row["last_error"] == "RuntimeError: boom"
     assert len(runs) == 3
     # Backoff: 0.05 s after the first attempt, 0.1 s after the second.
     pauses = [later - earlier for earlier, later in itertools.pairwise(runs)]
