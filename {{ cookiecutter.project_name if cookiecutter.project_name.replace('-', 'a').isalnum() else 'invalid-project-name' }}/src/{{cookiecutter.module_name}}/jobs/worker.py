@@ -49,20 +49,20 @@ due = or_(
     and_(Job.state == QUEUED, Job.run_after <= func.now()),
     and_(Job.state == RUNNING, Job.lease_expires_at < func.now()),
 )
-# correlate(None): the subquery reads the table itself, not the row being updated.
+# As many as the worker has free slots, in one statement; correlate(None): the subquery reads
+# the table itself, not the rows being updated.
 next_due = (
     select(Job.id)
     .where(due)
     .order_by(Job.run_after)
-    .limit(1)
+    .limit(bindparam("free"))
     .with_for_update(skip_locked=True)
     .correlate(None)
-    .scalar_subquery()
 )
 LEASE = bindparam("lease", type_=Interval())
 CLAIM = (
     update(Job)
-    .where(Job.id == next_due)
+    .where(Job.id.in_(next_due))
     .values(
         state=RUNNING,
         attempts=Job.attempts + 1,
@@ -109,7 +109,7 @@ class Worker:
         self._database = database
         self._jobs = jobs
         self._lease = timedelta(seconds=settings.job_lease_seconds)
-        self._slots = asyncio.Semaphore(settings.worker_concurrency)
+        self._slot_freed = asyncio.Event()
         self._wake = asyncio.Event()
         self._running: dict[int, asyncio.Task[None]] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -163,35 +163,34 @@ class Worker:
 
     async def _take_jobs(self) -> None:
         while True:
-            await self._slots.acquire()
-            try:
-                job = await self._claim()
-            except BaseException:
-                self._slots.release()
-                raise
-            if job is None:
-                self._slots.release()
-                await self._wait_for_work()
+            free = self._settings.worker_concurrency - len(self._running)
+            if not free:
+                await self._slot_freed.wait()
+                self._slot_freed.clear()
                 continue
-            task = asyncio.create_task(self._run(job))
-            self._running[job.id] = task
-            task.add_done_callback(functools.partial(self._finished, job.id))
+            claimed = await self._claim(free)
+            for job in claimed:
+                task = asyncio.create_task(self._run(job))
+                self._running[job.id] = task
+                task.add_done_callback(functools.partial(self._finished, job.id))
+            if len(claimed) < free:  # nothing more is due now
+                await self._wait_for_work()
 
     def _finished(self, claimed: int, _task: "asyncio.Task[None]") -> None:
         del self._running[claimed]
-        self._slots.release()
+        self._slot_freed.set()
 
-    async def _claim(self) -> Claimed | None:
-        parameters = {"worker": self.name, "lease": self._lease}
+    async def _claim(self, free: int) -> list[Claimed]:
+        parameters = {"worker": self.name, "lease": self._lease, "free": free}
         try:
             async with self._database.session() as session:
-                row = (await session.execute(CLAIM, parameters)).mappings().first()
+                rows = (await session.execute(CLAIM, parameters)).mappings().all()
                 await session.commit()
         except UNAVAILABLE as error:
             logger.warning("cannot claim jobs now: %s", error)
-            return None
+            return []
         self.last_contact = time.monotonic()
-        return None if row is None else Claimed(**row)
+        return [Claimed(**row) for row in rows]
 
     async def _wait_for_work(self) -> None:
         with suppress(TimeoutError):
