@@ -22,7 +22,7 @@ from sqlalchemy import RowMapping, func, select, update
 from {{ cookiecutter.module_name }}.core.config import Settings
 from {{ cookiecutter.module_name }}.db.session import Database, SessionDep
 from {{ cookiecutter.module_name }}.jobs import JOBS, JobRun, enqueue, retry_failed
-from {{ cookiecutter.module_name }}.jobs.registry import JobFunction
+from {{ cookiecutter.module_name }}.jobs.run import JobFunction
 from {{ cookiecutter.module_name }}.jobs.worker import Worker
 {%- if cookiecutter.include_example == "yes" %}
 from {{ cookiecutter.module_name }}.models.item import Item

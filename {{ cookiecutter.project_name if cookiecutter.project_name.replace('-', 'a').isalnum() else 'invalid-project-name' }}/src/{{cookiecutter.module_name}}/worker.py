@@ -26,7 +26,8 @@ from {{ cookiecutter.module_name }}.core.logging import configure_logging
 from {{ cookiecutter.module_name }}.core.telemetry import database_telemetry, telemetry_config
 from {{ cookiecutter.module_name }}.db.session import Database
 from {{ cookiecutter.module_name }}.jobs.queue import retry_failed
-from {{ cookiecutter.module_name }}.jobs.registry import JOBS, JobFunction
+from {{ cookiecutter.module_name }}.jobs.registry import JOBS
+from {{ cookiecutter.module_name }}.jobs.run import JobFunction
 from {{ cookiecutter.module_name }}.jobs.worker import Worker
 from {{ cookiecutter.module_name }}.serve import enter_project_folder, settings_or_exit
 

@@ -8,6 +8,7 @@ function is registered by name in jobs/registry.py.
 """
 
 from {{ cookiecutter.module_name }}.jobs.queue import enqueue, retry_failed
-from {{ cookiecutter.module_name }}.jobs.registry import JOBS, JobRun
+from {{ cookiecutter.module_name }}.jobs.registry import JOBS
+from {{ cookiecutter.module_name }}.jobs.run import JobRun
 
 __all__ = ["JOBS", "JobRun", "enqueue", "retry_failed"]

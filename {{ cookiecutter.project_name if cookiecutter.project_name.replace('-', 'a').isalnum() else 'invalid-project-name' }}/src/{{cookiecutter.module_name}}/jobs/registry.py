@@ -6,33 +6,19 @@ the work but before it marks the job done (kill -9, a lost node, a database rest
 job to run again when its lease expires (record 0031).
 """
 
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any
 {%- if cookiecutter.include_example == "yes" %}
 
 from sqlalchemy import func, update
 {%- endif %}
 
-from {{ cookiecutter.module_name }}.db.session import Database
 {%- if cookiecutter.include_example == "yes" %}
+from {{ cookiecutter.module_name }}.jobs.run import JobFunction, JobRun
 from {{ cookiecutter.module_name }}.models.item import Item
+{%- else %}
+from {{ cookiecutter.module_name }}.jobs.run import JobFunction
 {%- endif %}
-
-
-@dataclass(frozen=True)
-class JobRun:
-    """One attempt of one job, as its function sees it."""
-
-    id: int
-    task: str
-    payload: Mapping[str, Any]
-    attempt: int  # 1 for the first run
-    database: Database  # the worker's: open a session per step, commit each step yourself
-
-
-JobFunction = Callable[[JobRun], Awaitable[None]]
 {%- if cookiecutter.include_example == "yes" %}
 
 

@@ -36,7 +36,7 @@ from {{ cookiecutter.module_name }}.core.config import Settings
 from {{ cookiecutter.module_name }}.core.logging import job_id, request_id
 from {{ cookiecutter.module_name }}.db.session import Database
 from {{ cookiecutter.module_name }}.jobs.queue import CHANNEL
-from {{ cookiecutter.module_name }}.jobs.registry import JobFunction, JobRun
+from {{ cookiecutter.module_name }}.jobs.run import JobFunction, JobRun
 from {{ cookiecutter.module_name }}.models.job import FAILED, QUEUED, RUNNING, Job
 
 logger = logging.getLogger(__name__)
