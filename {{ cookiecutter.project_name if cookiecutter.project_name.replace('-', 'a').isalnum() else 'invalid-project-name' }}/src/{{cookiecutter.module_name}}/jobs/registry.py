@@ -12,11 +12,12 @@ from types import MappingProxyType
 
 from sqlalchemy import func, update
 {%- endif %}
-
 {%- if cookiecutter.include_example == "yes" %}
+
 from {{ cookiecutter.module_name }}.jobs.run import JobFunction, JobRun
 from {{ cookiecutter.module_name }}.models.item import Item
 {%- else %}
+
 from {{ cookiecutter.module_name }}.jobs.run import JobFunction
 {%- endif %}
 {%- if cookiecutter.include_example == "yes" %}
