@@ -33,11 +33,10 @@ async def stamp_item(run: JobRun) -> None:
             .values(processed_at=func.now())
         )
         await session.commit()
-{%- endif %}
 
 
-{% if cookiecutter.include_example == "yes" -%}
 JOBS: Mapping[str, JobFunction] = MappingProxyType({"stamp_item": stamp_item})
-{%- else -%}
+{%- else %}
+
 JOBS: Mapping[str, JobFunction] = MappingProxyType({})
 {%- endif %}
