@@ -21,6 +21,12 @@ from tools.database import throwaway_database
 
 EXAMPLE = [NAMED["service"]]
 SECTION = re.compile(r"^## Adding a resource\n(?P<body>.*?)(?=^## |\Z)", re.DOTALL | re.MULTILINE)
+
+
+def section_pattern(title: str) -> re.Pattern[str]:
+    return re.compile(rf"^## {re.escape(title)}\n(?P<body>.*?)(?=^## |\Z)", re.DOTALL | re.MULTILINE)
+
+
 BLOCK = re.compile(r"^```(?P<lang>\w*)\n(?P<code>.*?)^```$", re.DOTALL | re.MULTILINE)
 INSTRUCTION = re.compile(
     r"(?:Create `(?P<create>[^`]+)`"
@@ -36,9 +42,10 @@ class Step:
     code: str
 
 
-def steps(readme: str) -> list[Step]:
-    section = SECTION.search(readme)
-    assert section, "the baked README has no '## Adding a resource' section"
+def steps(readme: str, title: str = "Adding a resource") -> list[Step]:
+    pattern = SECTION if title == "Adding a resource" else section_pattern(title)
+    section = pattern.search(readme)
+    assert section, f"the baked README has no '## {title}' section"
     body = section["body"]
     found, prose_start = [], 0
     for block in BLOCK.finditer(body):

@@ -28,6 +28,7 @@ VALID = {
     "include_example": "yes",
     "no_docker": "no",
     "kubernetes": "yes",
+    "background_jobs": "yes",
     "_python_versions": DEFAULTS["_python_versions"],
 }
 INPUTS = [name for name in VALID if not name.startswith("_")]
@@ -130,11 +131,18 @@ def test_prune_removes_what_the_options_exclude(tmp_path: Path) -> None:
         for relative in paths:
             (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
             (tmp_path / relative).write_text("x", encoding="utf-8")
-    context = {**VALID, "no_docker": "yes", "kubernetes": "no", "include_example": "no"}
+    context = {
+        **VALID,
+        "no_docker": "yes",
+        "kubernetes": "no",
+        "include_example": "no",
+        "background_jobs": "no",
+    }
     removed = post.prune(tmp_path, context)
     expected = [*table["no_docker", "yes"], *table["kubernetes", "no"]]
-    expected += table["include_example", "no"]
-    assert sorted(removed) == sorted(expected)
+    expected += [*table["include_example", "no"], *table["background_jobs", "no"]]
+    # A path two options exclude (the example's jobs migration) is removed once.
+    assert sorted(removed) == sorted(set(expected))
     assert all((tmp_path / path).exists() for path in table["no_docker", "no"])
 
 

@@ -45,6 +45,7 @@ VALID_CONTEXT = {
     "include_example": "yes",
     "no_docker": "no",
     "kubernetes": "yes",
+    "background_jobs": "no",
     "_python_versions": DEFAULTS["_python_versions"],
 }
 
@@ -238,7 +239,7 @@ HOSTILE = [
     *[bad("database_url", value, case) for value, case in SHELL],
     *[
         bad(name, value, case)
-        for name in ("include_example", "no_docker", "kubernetes")
+        for name in ("include_example", "no_docker", "kubernetes", "background_jobs")
         for value, case in [
             ("maybe", "maybe"),
             ("Yes", "capitalised"),

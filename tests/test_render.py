@@ -20,6 +20,16 @@ EXAMPLE_FILES = (
     "tests/test_items.py",
     "alembic/versions/20260101_0002_create_items.py",
 )
+JOBS_FILES = (
+    "src/{module}/jobs/queue.py",
+    "src/{module}/jobs/worker.py",
+    "src/{module}/worker.py",
+    "src/{module}/models/job.py",
+    "tests/test_jobs.py",
+    "alembic/versions/20261202_t0004_create_jobs.py",
+    "docs/decisions/0031-background-jobs-in-postgresql.md",
+)
+PROCESSED_AT = "alembic/versions/20261202_t0005_add_items_processed_at.py"
 ALWAYS = (
     "pyproject.toml",
     ".python-version",
@@ -44,6 +54,8 @@ ALWAYS = (
 GITHUB_EXPRESSION = re.compile(r"\$\{\{ [^}]+ \}\}")
 UNRENDERED = re.compile(r"\{\{|\{%|\{#|cookiecutter\.")
 # What the example resource's modules are called and export.
+# What background jobs add to shared files: their imports, settings and the example's column.
+JOBS_REFERENCE = re.compile(r"\bjobs\.|\benqueue\b|processed_at|\bJOB_\w+|WORKER_PORT|worker-")
 EXAMPLE_REFERENCE = re.compile(r"\bitems\b(?!\(\))|\bmodels\.item\b|\bschemas\.item\b|\bItem\w*\b")
 
 
@@ -71,6 +83,11 @@ def test_files_follow_the_options(rendered: tuple[Path, dict[str, str]]) -> None
     for relative in EXAMPLE_FILES:
         path = project / relative.format(module=module)
         assert path.exists() == (context["include_example"] == "yes"), relative
+    for relative in JOBS_FILES:
+        path = project / relative.format(module=module)
+        assert path.exists() == (context["background_jobs"] == "yes"), relative
+    both = context["include_example"] == context["background_jobs"] == "yes"
+    assert (project / PROCESSED_AT).exists() == both
     opt_out = project / "docs/decisions/0009-no-docker-opt-out.md"
     assert opt_out.exists() == (context["no_docker"] == "yes")
     assert (project / ".python-version").read_text().strip() == context["python_version"]
@@ -115,6 +132,9 @@ def test_pruned_features_leave_no_reference(rendered: tuple[Path, dict[str, str]
         for path, text in texts.items():
             if path.suffix == ".py":
                 assert not EXAMPLE_REFERENCE.search(text), path
+    if context["background_jobs"] == "no":
+        for path, text in texts.items():
+            assert not JOBS_REFERENCE.search(text), path.relative_to(project)
     if context["no_docker"] == "yes":
         for path, text in texts.items():
             if path.name == "0009-no-docker-opt-out.md":
