@@ -4,6 +4,7 @@ failed state, waits for a delayed one, takes over an expired lease, and drains o
 
 import asyncio
 import itertools
+import json
 import os
 import signal
 import subprocess
@@ -17,6 +18,8 @@ import httpx
 import pytest
 from fastapi import FastAPI, HTTPException
 from httpx import AsyncClient
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
 from sqlalchemy import RowMapping, func, select, update
 
 from {{ cookiecutter.module_name }}.core.config import Settings
@@ -32,6 +35,7 @@ from tests.postgres import PROJECT_ROOT
 from tests.server_process import free_port
 
 WAIT_SECONDS = 15.0
+TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
 
 def worker_settings(url: str, **overrides: float) -> Settings:
@@ -294,15 +298,55 @@ async def test_stop_releases_a_job_still_running_at_the_grace(
     assert (row["state"], row["attempts"], row["locked_by"]) == (QUEUED, 0, None)
 
 
-def test_the_worker_command_answers_its_probes_and_stops_on_sigterm(
-    committed_database_url: str,
+async def test_the_job_continues_the_trace_of_the_request_that_enqueued_it(
+    committed_database_url: str, committed_app: FastAPI
 ) -> None:
+    seen: list[int] = []
+
+    async def note_trace(_run: JobRun) -> None:
+        seen.append(trace.get_current_span().get_span_context().trace_id)
+
+    database: Database = committed_app.state.database
+    token = otel_context.attach(propagate.extract({"traceparent": TRACEPARENT}))
+    try:
+        await add_job(database, "note_trace")
+    finally:
+        otel_context.detach(token)
+
+    async def ran_once() -> bool:
+        return bool(seen)
+
+    async with running_worker(committed_database_url, {"note_trace": note_trace}):
+        await eventually(ran_once)
+    assert seen == [int(TRACEPARENT.split("-")[1], 16)]
+
+
+async def test_the_worker_command_logs_job_and_request_ids_answers_probes_and_stops_on_sigterm(
+    committed_database_url: str, committed_app: FastAPI
+) -> None:
+    database: Database = committed_app.state.database
+    job_id = await add_job(database, "not_registered_here", request_id="the-request")
+    output, returncode = await asyncio.to_thread(run_the_worker_command, committed_database_url)
+    assert "Application shutdown complete" in output
+    # uvicorn re-raises the signal once it has shut down cleanly.
+    assert returncode in (0, -signal.SIGTERM)
+    lines = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    failed = [line for line in lines if "failed" in line["message"]]
+    assert failed, output
+    assert failed[0]["job_id"] == job_id
+    assert failed[0]["request_id"] == "the-request"
+    assert "LookupError" in failed[0]["exception"]
+
+
+def run_the_worker_command(url: str) -> tuple[str, int]:
+    """Start `python -m <package>.worker`, wait until /readyz answers 200, check /healthz, send
+    SIGTERM; its output and exit status."""
     port = free_port()
     environment = {
         **os.environ,
-        "DATABASE_URL": committed_database_url,
+        "DATABASE_URL": url,
         "WORKER_PORT": str(port),
-        "LOG_FORMAT": "console",
+        "LOG_FORMAT": "json",
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "{{ cookiecutter.module_name }}.worker"],
@@ -325,15 +369,14 @@ def test_the_worker_command_answers_its_probes_and_stops_on_sigterm(
             assert time.monotonic() < deadline, "the worker did not become ready"
             time.sleep(0.1)
         assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
+        time.sleep(0.5)  # the job's first attempt, claimed at start-up, has failed by now
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=30)
     finally:
         if process.poll() is None:
             process.kill()
             process.communicate()
-    assert "Application shutdown complete" in output
-    # uvicorn re-raises the signal once it has shut down cleanly.
-    assert process.returncode in (0, -signal.SIGTERM)
+    return output, process.returncode
 
 
 @pytest.mark.parametrize("value", ["0", "-1"])
