@@ -240,3 +240,11 @@ def test_apply_step_does_what_the_line_names_and_refuses_prose(tmp_path: Path) -
     assert (tmp_path / ".env").read_text(encoding="utf-8") == "A=2\n# OTEL_X=1\nB=3\n"
     with pytest.raises(AssertionError, match="cannot apply"):
         apply_step("restart the pods by hand.", tmp_path, {})
+
+
+def test_the_update_leaves_background_jobs_off(updated: Updated) -> None:
+    """An input newer than the release takes its default, `no`: jobs stay off (record 0031)."""
+    state = json.loads((updated.project / ".cruft.json").read_text(encoding="utf-8"))
+    assert state["context"]["cookiecutter"]["background_jobs"] == "no"
+    assert not (updated.project / "src" / MODULE / "jobs").exists()
+    assert not (updated.project / "src" / MODULE / "worker.py").exists()
