@@ -52,6 +52,8 @@ def test_the_readme_adds_a_job_and_every_gate_passes(baked: Baked, tmp_path: Pat
             else:
                 run_commands(project, step.code)
         # The gates above ran the whole suite; this proves the guide's own tests were in it.
-        job = project.uv("run", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_describe_item.py")
+        job = project.uv(
+            "run", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_describe_item.py"
+        )
     assert job.returncode == 0, job.stdout
     assert re.search(r"^3 passed", job.stdout.splitlines()[-1]), job.stdout

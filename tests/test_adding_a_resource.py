@@ -24,7 +24,8 @@ SECTION = re.compile(r"^## Adding a resource\n(?P<body>.*?)(?=^## |\Z)", re.DOTA
 
 
 def section_pattern(title: str) -> re.Pattern[str]:
-    return re.compile(rf"^## {re.escape(title)}\n(?P<body>.*?)(?=^## |\Z)", re.DOTALL | re.MULTILINE)
+    heading = rf"^## {re.escape(title)}\n(?P<body>.*?)(?=^## |\Z)"
+    return re.compile(heading, re.DOTALL | re.MULTILINE)
 
 
 BLOCK = re.compile(r"^```(?P<lang>\w*)\n(?P<code>.*?)^```$", re.DOTALL | re.MULTILINE)

@@ -55,7 +55,9 @@ GITHUB_EXPRESSION = re.compile(r"\$\{\{ [^}]+ \}\}")
 UNRENDERED = re.compile(r"\{\{|\{%|\{#|cookiecutter\.")
 # What the example resource's modules are called and export.
 # What background jobs add to shared files: their imports, settings and the example's column.
-JOBS_REFERENCE = re.compile(r"\bjobs\.|\benqueue\b|processed_at|\bJOB_\w+|WORKER_PORT|worker-deployment|worker-pdb")
+JOBS_REFERENCE = re.compile(
+    r"\bjobs\.|\benqueue\b|processed_at|\bJOB_\w+|WORKER_PORT|worker-deployment|worker-pdb"
+)
 EXAMPLE_REFERENCE = re.compile(r"\bitems\b(?!\(\))|\bmodels\.item\b|\bschemas\.item\b|\bItem\w*\b")
 
 

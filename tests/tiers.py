@@ -22,6 +22,7 @@ TIERS: dict[str, str] = {
     "test_cruft_update.py": "cruft",
     "test_deploy_recipe.py": "smoke",
     "test_faults.py": "faults",
+    "test_job_faults.py": "faults",
     "test_first_week.py": "gates",
     "test_gates.py": "gates",
     "test_hooks_modes.py": "hooks",
