@@ -136,6 +136,8 @@ class Worker:
         ]
 
     async def stop(self) -> None:
+        if not self._tasks:
+            return
         take_jobs, *background = self._tasks
         take_jobs.cancel()
         await asyncio.gather(take_jobs, return_exceptions=True)
@@ -206,7 +208,7 @@ class Worker:
                 connection = await asyncpg.connect(
                     dsn, timeout=self._settings.db_connect_timeout_seconds
                 )
-            except (OSError, TimeoutError, asyncpg.PostgresError) as error:
+            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
                 logger.warning("cannot listen for jobs now: %s", error)
                 await asyncio.sleep(self._settings.job_poll_seconds)
                 continue
