@@ -49,15 +49,13 @@ due = or_(
     and_(Job.state == QUEUED, Job.run_after <= func.now()),
     and_(Job.state == RUNNING, Job.lease_expires_at < func.now()),
 )
-# As many as the worker has free slots, in one statement; correlate(None): the subquery reads
-# the table itself, not the rows being updated.
+# As many as the worker has free slots, in one statement.
 next_due = (
     select(Job.id)
     .where(due)
     .order_by(Job.run_after)
     .limit(bindparam("free"))
     .with_for_update(skip_locked=True)
-    .correlate(None)
 )
 LEASE = bindparam("lease", type_=Interval())
 CLAIM = (
