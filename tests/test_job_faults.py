@@ -58,13 +58,18 @@ class JobsDrill:
 
     def create_item(self, name: str) -> int:
         """An item and its stamp_item job, committed together, as POST /items does."""
-        item_id = int(self.sql(f"INSERT INTO items (name) VALUES ('{name}') RETURNING id"))
+        item_id = self.new_item(name)
         payload = json.dumps({"item_id": item_id})
         self.sql(
             "INSERT INTO jobs (task, payload, state, attempts, max_attempts) "
             f"VALUES ('stamp_item', '{payload}', 'queued', 0, 5); NOTIFY jobs"
         )
         return item_id
+
+    def new_item(self, name: str) -> int:
+        # A SELECT, so that psql prints the id alone (no INSERT command tag).
+        insert = f"INSERT INTO items (name) VALUES ('{name}') RETURNING id"
+        return int(self.sql(f"WITH new AS ({insert}) SELECT id FROM new"))
 
     def processed(self, item_id: int) -> bool:
         return self.sql(f"SELECT processed_at IS NOT NULL FROM items WHERE id = {item_id}") == "t"
@@ -122,7 +127,7 @@ def drill(baked: Baked, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Jo
 
 
 def test_a_job_whose_worker_was_killed_runs_again_after_its_lease(drill: JobsDrill) -> None:
-    item_id = int(drill.sql("INSERT INTO items (name) VALUES ('locked') RETURNING id"))
+    item_id = drill.new_item("locked")
     lock = drill.postgres.session(DATABASE)
     assert lock.stdin is not None
     lock.stdin.write(f"BEGIN; SELECT id FROM items WHERE id = {item_id} FOR UPDATE;\n")

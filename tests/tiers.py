@@ -28,6 +28,7 @@ TIERS: dict[str, str] = {
     "test_hooks_modes.py": "hooks",
     "test_hooks_unit.py": "unit",
     "test_inputs.py": "unit",
+    "test_job_telemetry.py": "telemetry",
     "test_kubernetes.py": "static",
     "test_lowest_direct.py": "gates",
     "test_matrix.py": "unit",
