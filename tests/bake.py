@@ -1,13 +1,19 @@
-"""The option matrix as data, and what every tier needs to bake and run a project."""
+"""What every tier needs to bake and run a project (the option matrix is tests/matrix.py)."""
 
 from __future__ import annotations
 
-import itertools
-import json
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+# Re-exported: the option matrix, which every tier selects its bakes from.
+from tests.matrix import ALL_COMBINATIONS as ALL_COMBINATIONS
+from tests.matrix import MATRIX as MATRIX
+from tests.matrix import NAMED as NAMED
+from tests.matrix import PYTHON_VERSIONS as PYTHON_VERSIONS
+from tests.matrix import bakes_where as bakes_where
+from tests.matrix import combination_id as combination_id
+from tests.matrix import named_where as named_where
 from tools.commands import attempt
 
 # Re-exported: the tiers import the machine's facts from here.
@@ -18,24 +24,6 @@ from tools.machine import free_port as free_port
 from tools.machine import project_env as project_env
 from tools.machine import python_for as python_for
 from tools.machine import uv_binary as uv_binary
-
-# The supported Pythons, as cookiecutter.json gives them to the hooks (and cruft records them).
-PYTHON_VERSIONS: tuple[str, ...] = tuple(
-    json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text(encoding="utf-8"))["_python_versions"]
-)
-SWITCHES = ("yes", "no")
-
-# Every supported combination: python_version x no_docker x include_example.
-COMBINATIONS: list[dict[str, str]] = [
-    {"python_version": python, "no_docker": no_docker, "include_example": example}
-    for python, no_docker, example in itertools.product(PYTHON_VERSIONS, SWITCHES, SWITCHES)
-]
-
-
-def combination_id(context: dict[str, str]) -> str:
-    docker = "nodocker" if context["no_docker"] == "yes" else "docker"
-    example = "example" if context["include_example"] == "yes" else "noexample"
-    return f"py{context['python_version']}-{docker}-{example}"
 
 
 def combination_params(combinations: list[dict[str, str]]) -> list:

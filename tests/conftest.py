@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.bake import COMBINATIONS, Baked, combination_params, project_env
+from tests.bake import MATRIX, Baked, combination_params, project_env
 from tests.tiers import pytest_collect_file, pytest_collection_modifyitems
 
 __all__ = ["pytest_collect_file", "pytest_collection_modifyitems"]  # the tier table's hooks
@@ -40,7 +40,7 @@ def monkeypatch_session():
         yield patch
 
 
-@pytest.fixture(scope="session", params=combination_params(COMBINATIONS))
+@pytest.fixture(scope="session", params=combination_params(MATRIX))
 def baked(request: pytest.FixtureRequest, render, uv_cache: Path) -> Baked:
     """One rendered project per combination, locked and synced once, shared by every gate."""
     context = dict(request.param)

@@ -16,14 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.bake import COMBINATIONS, Baked, combination_params
+from tests.bake import NAMED, Baked, combination_params
 from tools.database import throwaway_database
 
-EXAMPLE = [
-    c
-    for c in COMBINATIONS
-    if c["include_example"] == "yes" and c["python_version"] == "3.12" and c["no_docker"] == "no"
-]
+EXAMPLE = [NAMED["service"]]
 SECTION = re.compile(r"^## Adding a resource\n(?P<body>.*?)(?=^## |\Z)", re.DOTALL | re.MULTILINE)
 BLOCK = re.compile(r"^```(?P<lang>\w*)\n(?P<code>.*?)^```$", re.DOTALL | re.MULTILINE)
 INSTRUCTION = re.compile(

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.bake import COMBINATIONS, Baked, combination_params, free_port
+from tests.bake import MATRIX, Baked, combination_params, free_port
 from tools.database import throwaway_database
 
 
@@ -82,7 +82,7 @@ checks.ensure_resource_availability.enabled = false
 """
 
 
-@pytest.mark.parametrize("baked", combination_params(COMBINATIONS), indirect=True)
+@pytest.mark.parametrize("baked", combination_params(MATRIX), indirect=True)
 def test_every_answer_conforms_to_the_openapi_document(served: str, tmp_path) -> None:
     schemathesis = shutil.which("schemathesis")
     assert schemathesis, "schemathesis is a dev dependency of the template"

@@ -34,11 +34,11 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.bake import (
-    COMBINATIONS,
     TEMPLATE_DIR,
     admin_database_url,
     combination_id,
     free_port,
+    named_where,
     python_for,
     uv_binary,
 )
@@ -58,8 +58,8 @@ from tools.container_engine import (
     run,
 )
 
-# The default bake (docker + example) of each supported Python.
-VARIANTS = [c for c in COMBINATIONS if c["no_docker"] == "no" and c["include_example"] == "yes"]
+# The named bakes with the image and the example: the default bake on each supported Python.
+VARIANTS = named_where(no_docker="no", include_example="yes")
 PROJECT_NAME = "my-service"  # cookiecutter.json's default, which the variants keep
 pytestmark = pytest.mark.xdist_group("containers")
 

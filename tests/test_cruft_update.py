@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.bake import PROJECT_FOLDER, SWITCHES, project_env, uv_binary
+from tests.bake import PROJECT_FOLDER, project_env, uv_binary
 from tests.cruft_drill import (
     DEPENDENCY,
     INCLUDE_ROUTER,
@@ -40,6 +40,7 @@ from tests.cruft_drill import (
     template_repo,
     with_stand_ins,
 )
+from tests.matrix import OPTIONS
 
 PROJECT_NAME = "orders-api"
 MODULE = "orders_api"
@@ -72,7 +73,7 @@ def per_docker_switch() -> list:
             id=docker_label(value),
             marks=pytest.mark.xdist_group(f"cruft-{docker_label(value)}"),
         )
-        for value in SWITCHES
+        for value in OPTIONS["no_docker"]
     ]
 
 

@@ -27,13 +27,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.bake import COMBINATIONS, Baked, combination_params, free_port
+from tests.bake import NAMED, Baked, combination_params, free_port
 from tools.private_postgres import PrivatePostgres, available, private_postgres
 
-FAULT_BAKE = next(
-    c for c in COMBINATIONS if c["no_docker"] == "yes" and c["include_example"] == "yes"
-)
-pytestmark = pytest.mark.parametrize("baked", combination_params([FAULT_BAKE]), indirect=True)
+pytestmark = pytest.mark.parametrize("baked", combination_params([NAMED["local"]]), indirect=True)
 
 ROLE = "drill_app"
 DATABASE = "drill"

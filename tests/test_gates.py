@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.bake import COMBINATIONS, Baked, combination_params
+from tests.bake import Baked, bakes_where, combination_params
 from tools.database import throwaway_database
 
 GATES = {
@@ -48,7 +48,7 @@ def test_alembic_round_trip_and_drift_check(baked: Baked) -> None:
         assert head in current.stdout + current.stderr
 
 
-NO_DOCKER = [c for c in COMBINATIONS if c["no_docker"] == "yes"]
+NO_DOCKER = bakes_where(no_docker="yes")
 
 
 @pytest.mark.parametrize("baked", combination_params(NO_DOCKER), indirect=True)

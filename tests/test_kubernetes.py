@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.bake import COMBINATIONS, Baked, combination_params
+from tests.bake import Baked, bakes_where, combination_params
 
 KUBERNETES_VERSION = "1.33.0"
-WITH_KUBERNETES = [c for c in COMBINATIONS if c["no_docker"] == "no"]
+WITH_KUBERNETES = bakes_where(no_docker="no")
 
 
 def manifests(project: Path) -> dict[str, dict]:

@@ -11,11 +11,11 @@ import pytest
 import yaml
 from packaging.version import Version
 
-from tests.bake import Baked, combination_id, project_env
+from tests.bake import NAMED, Baked, combination_id, project_env
 from tests.test_gates import GATES, assert_ok
 
-# The combination with the most code: the example resource and the container files.
-FLOOR_COMBINATION = {"python_version": "3.12", "no_docker": "no", "include_example": "yes"}
+# The bake with the most code: every option on.
+FLOOR_COMBINATION = NAMED["service"]
 FLOOR = re.compile(r"(?P<name>[A-Za-z0-9_.-]+)(\[[^\]]*\])?>=(?P<version>[0-9A-Za-z.]+)")
 
 

@@ -26,11 +26,11 @@ import pytest
 import yaml
 
 from tests.bake import (
-    COMBINATIONS,
     Baked,
     admin_database_url,
-    combination_id,
+    combination_params,
     free_port,
+    named_where,
     python_for,
 )
 from tests.validators import (
@@ -43,10 +43,10 @@ from tests.validators import (
     requirement_name,
 )
 
-# The default docker + example variant of each Python version.
-VARIANTS = [c for c in COMBINATIONS if c["no_docker"] == "no" and c["include_example"] == "yes"]
+# The named bakes with the image and the example: the default bake on each supported Python.
+VARIANTS = named_where(no_docker="no", include_example="yes")
 pytestmark = [
-    pytest.mark.parametrize("baked", VARIANTS, indirect=True, ids=combination_id),
+    pytest.mark.parametrize("baked", combination_params(VARIANTS), indirect=True),
 ]
 
 STARTUP_SECONDS = 30.0

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.bake import COMBINATIONS, combination_id
+from tests.bake import ALL_COMBINATIONS, combination_id
 
 DOCKER_FILES = ("Dockerfile", ".dockerignore", "docker-compose.yml")
 EXAMPLE_FILES = (
@@ -56,7 +56,7 @@ def text_files(project: Path) -> list[Path]:
     ]
 
 
-@pytest.fixture(scope="module", params=COMBINATIONS, ids=combination_id)
+@pytest.fixture(scope="module", params=ALL_COMBINATIONS, ids=combination_id)
 def rendered(request: pytest.FixtureRequest, render) -> tuple[Path, dict[str, str]]:
     return render(**request.param), request.param
 

@@ -26,11 +26,11 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from tests.bake import COMBINATIONS, Baked, combination_params, free_port
+from tests.bake import NAMED, Baked, combination_params, free_port
 from tools.database import throwaway_database
 
 # One bake: the default combination (containers, the example resource) on the first Python.
-BAKE = [c for c in COMBINATIONS if c["no_docker"] == "no" and c["include_example"] == "yes"][:1]
+BAKE = [NAMED["service"]]
 pytestmark = pytest.mark.parametrize("baked", combination_params(BAKE), indirect=True)
 
 HOST = "127.0.0.1"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.bake import COMBINATIONS, TEMPLATE_DIR, Baked, combination_id
+from tests.bake import TEMPLATE_DIR, Baked, bakes_where, combination_params
 from tests.validators import (
     VALIDATORS,
     copied_from_context,
@@ -31,9 +31,9 @@ from tests.validators import (
     tool,
 )
 
-DOCKER_VARIANTS = [context for context in COMBINATIONS if context["no_docker"] == "no"]
+DOCKER_VARIANTS = bakes_where(no_docker="no")
 DOCKER_ARTEFACTS = ("Dockerfile", ".dockerignore", "docker-compose.yml")
-with_docker = pytest.mark.parametrize("baked", DOCKER_VARIANTS, indirect=True, ids=combination_id)
+with_docker = pytest.mark.parametrize("baked", combination_params(DOCKER_VARIANTS), indirect=True)
 
 
 def test_validators_run_and_report_versions(record_property: pytest.RecordProperty) -> None:

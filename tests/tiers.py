@@ -28,6 +28,7 @@ TIERS: dict[str, str] = {
     "test_inputs.py": "unit",
     "test_kubernetes.py": "static",
     "test_lowest_direct.py": "gates",
+    "test_matrix.py": "unit",
     "test_migration_chain.py": "render",
     "test_no_secret_committed.py": "cruft",
     "test_nonroot_smoke.py": "smoke",
