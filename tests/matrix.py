@@ -25,6 +25,7 @@ OPTIONS: dict[str, dict[str, str]] = {
     "python_version": {version: f"py{version}" for version in PYTHON_VERSIONS},
     "no_docker": {"no": "docker", "yes": "nodocker"},
     "include_example": {"yes": "example", "no": "noexample"},
+    "auth": {"oidc": "oidc", "none": "noauth"},
 }
 
 # The bakes the slow tiers run on, each as what it changes from the first values. They are few
@@ -33,7 +34,12 @@ NAMED_CHANGES: dict[str, dict[str, str]] = {
     "service": {},  # everything on: containers, smoke, server limits, the guides
     "service-latest-python": {"python_version": PYTHON_VERSIONS[-1]},  # containers again
     "local": {"no_docker": "yes"},  # the faults tier: a laptop's bake
-    "minimal": {"python_version": PYTHON_VERSIONS[-1], "no_docker": "yes", "include_example": "no"},
+    "minimal": {
+        "python_version": PYTHON_VERSIONS[-1],
+        "no_docker": "yes",
+        "include_example": "no",
+        "auth": "none",
+    },
 }
 
 Bake = dict[str, str]

@@ -67,7 +67,13 @@ def bearer(request: pytest.FixtureRequest, issuer: Issuer) -> dict[str, str]:
     `@pytest.mark.scopes("items:read")`, or `pytestmark = ...` for a whole module."""
     marker = request.node.get_closest_marker("scopes")
     return {"Authorization": f"Bearer {issuer.token(marker.args if marker else ())}"}
+{%- else %}
 
+
+@pytest.fixture
+def bearer() -> dict[str, str]:
+    """The headers a test's own client sends: none, as the service has no authentication."""
+    return {}
 {%- endif %}
 
 
