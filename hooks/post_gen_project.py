@@ -122,6 +122,15 @@ def write_env_file(project: Path, context: Context) -> None:
 # ---------------------------------------------------------------- first bake or re-render
 
 
+# cruft hands an update the recorded answers plus each new input's default, and no render can
+# tell a project that chose auth=oidc from one baked before `auth` existed (CHANGELOG 0.2.0).
+UPDATE_TO_AUTH = (
+    "auth=oidc: every route will need a bearer token. A project baked before 0.2.0 had no "
+    "authentication; to keep it that way, update with: "
+    'cruft update --variables-to-update \'{"auth": "none"}\''
+)
+
+
 def is_rerender(context: Context, project_dir: str) -> bool:
     """No environment work: render-only, or a `cruft update` render. Identical in both hooks."""
     return os.environ.get(MODE_VARIABLE) == "render-only" or is_cruft_update(context, project_dir)
@@ -623,6 +632,8 @@ def main() -> int:
     project = Path.cwd()
     removed = prune(project, context)
     write_env_file(project, context)
+    if is_cruft_update(context, str(project)) and context.get("auth") == "oidc":
+        print(UPDATE_TO_AUTH, file=sys.stderr)
     if is_rerender(context, str(project)):
         return 0
     if removed:

@@ -28,6 +28,7 @@ VALID = {
     "include_example": "yes",
     "no_docker": "no",
     "kubernetes": "yes",
+    "auth": "oidc",
     "_python_versions": DEFAULTS["_python_versions"],
 }
 INPUTS = [name for name in VALID if not name.startswith("_")]
@@ -64,6 +65,16 @@ def test_each_check_names_what_is_wrong(name: str, value: str, reason: str) -> N
     context = {**VALID, name: value}
     reasons = pre.RULES[name].check(value, context)
     assert any(reason in text for text in reasons), reasons
+
+
+def test_auth_is_oidc_or_none() -> None:
+    assert pre.check_auth("oidc", VALID) == []
+    assert pre.check_auth("none", VALID) == []
+    [reason] = pre.check_auth("OIDC", VALID)
+    assert "'oidc'" in reason
+    assert "'none'" in reason
+    assert pre.example_auth("off", VALID) == "none"
+    assert pre.example_auth("jwt", VALID) == "oidc"
 
 
 def test_kubernetes_needs_the_image() -> None:
@@ -130,10 +141,16 @@ def test_prune_removes_what_the_options_exclude(tmp_path: Path) -> None:
         for relative in paths:
             (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
             (tmp_path / relative).write_text("x", encoding="utf-8")
-    context = {**VALID, "no_docker": "yes", "kubernetes": "no", "include_example": "no"}
+    context = {
+        **VALID,
+        "no_docker": "yes",
+        "kubernetes": "no",
+        "include_example": "no",
+        "auth": "none",
+    }
     removed = post.prune(tmp_path, context)
     expected = [*table["no_docker", "yes"], *table["kubernetes", "no"]]
-    expected += table["include_example", "no"]
+    expected += [*table["include_example", "no"], *table["auth", "none"]]
     assert sorted(removed) == sorted(expected)
     assert all((tmp_path / path).exists() for path in table["no_docker", "no"])
 
