@@ -12,10 +12,11 @@ import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
 
-from tests.bake import MATRIX, Baked, combination_params, free_port
+from tests.bake import MATRIX, Baked, bakes_where, combination_params, free_port
 from tools.database import throwaway_database
 
 
@@ -23,11 +24,41 @@ def module_of(baked: Baked) -> str:
     return next(p.name for p in (baked.path / "src").iterdir() if p.is_dir())
 
 
+def has_auth(baked: Baked) -> bool:
+    return baked.context.get("auth", "oidc") == "oidc"
+
+
+def dev_key(baked: Baked) -> dict[str, str]:
+    """With auth=oidc, a development signing key for this run only, given to the server and the
+    dev-token command in the environment: the shared bake's .env stays as it was."""
+    if not has_auth(baked):
+        return {}
+    code = f"from {module_of(baked)}.auth.dev_key import new_dev_key; print(new_dev_key())"
+    made = baked.uv("run", "--locked", "python", "-c", code)
+    assert made.returncode == 0, made.stderr
+    return {"ENVIRONMENT": "development", "OIDC_DEV_KEY": made.stdout.strip()}
+
+
+@dataclass(frozen=True)
+class Served:
+    base: str
+    token: str  # empty with auth=none
+
+
 @pytest.fixture
-def served(baked: Baked, tmp_path) -> Iterator[str]:
-    """The serve command on a free port, against a migrated throwaway database."""
+def served(baked: Baked, tmp_path) -> Iterator[Served]:
+    """The serve command on a free port, against a migrated throwaway database; with auth=oidc,
+    a development token with every scope the example declares."""
     with throwaway_database() as url:
-        env = {**baked.env, "DATABASE_URL": url}
+        env = {**baked.env, "DATABASE_URL": url, **dev_key(baked)}
+        token = ""
+        if has_auth(baked):
+            scopes = ("--scope", "items:read", "--scope", "items:write")
+            made = Baked(baked.path, baked.context, env).uv(
+                "run", "--locked", "python", "-m", f"{module_of(baked)}.auth.dev_token", *scopes
+            )
+            assert made.returncode == 0, made.stderr
+            token = made.stdout.strip()
         migrated = Baked(baked.path, baked.context, env).uv(
             "run", "--locked", "alembic", "upgrade", "head"
         )
@@ -55,7 +86,7 @@ def served(baked: Baked, tmp_path) -> Iterator[str]:
                     time.sleep(0.2)
             else:
                 pytest.fail(f"the server was not ready within 30 s:\n{log.read_text()}")
-            yield base
+            yield Served(base, token)
         finally:
             server.send_signal(signal.SIGTERM)
             try:
@@ -82,18 +113,16 @@ checks.ensure_resource_availability.enabled = false
 """
 
 
-@pytest.mark.parametrize("baked", combination_params(MATRIX), indirect=True)
-def test_every_answer_conforms_to_the_openapi_document(served: str, tmp_path) -> None:
+def schemathesis_run(served: Served, tmp_path, *args: str) -> subprocess.CompletedProcess[str]:
     schemathesis = shutil.which("schemathesis")
     assert schemathesis, "schemathesis is a dev dependency of the template"
     (tmp_path / "schemathesis.toml").write_text(IDEMPOTENCY_REPLAYS, encoding="utf-8")
-    result = subprocess.run(
+    return subprocess.run(
         [
             schemathesis,
             "run",
-            f"{served}/openapi.json",
-            "--max-examples",
-            "25",
+            f"{served.base}/openapi.json",
+            *args,
             "--max-time",
             "40",
             "--workers",
@@ -108,5 +137,21 @@ def test_every_answer_conforms_to_the_openapi_document(served: str, tmp_path) ->
         timeout=300,
         check=False,
     )
+
+
+@pytest.mark.parametrize("baked", combination_params(MATRIX), indirect=True)
+def test_every_answer_conforms_to_the_openapi_document(served: Served, tmp_path) -> None:
+    """With auth=oidc, with a valid token: the operations run, not just their 401."""
+    token = ["--header", f"Authorization: Bearer {served.token}"] if served.token else []
+    result = schemathesis_run(served, tmp_path, "--max-examples", "25", *token)
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+    assert "generated" in result.stdout
+
+
+@pytest.mark.parametrize("baked", combination_params(bakes_where(auth="oidc")[:1]), indirect=True)
+def test_without_a_token_every_protected_operation_answers_its_documented_401(
+    served: Served, tmp_path
+) -> None:
+    result = schemathesis_run(served, tmp_path, "--max-examples", "5")
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
     assert "generated" in result.stdout
