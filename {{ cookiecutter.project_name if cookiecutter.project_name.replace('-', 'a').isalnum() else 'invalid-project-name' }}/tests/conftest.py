@@ -64,7 +64,7 @@ def issuer() -> Iterator[Issuer]:
 @pytest.fixture
 def bearer(request: pytest.FixtureRequest, issuer: Issuer) -> dict[str, str]:
     """The Authorization header of a token with the scopes of the test's `scopes` marker:
-    `@pytest.mark.scopes("items:read")`, or `pytestmark = ...` for a whole module."""
+    `@pytest.mark.scopes("orders:read")`, or `pytestmark = ...` for a whole module."""
     marker = request.node.get_closest_marker("scopes")
     return {"Authorization": f"Bearer {issuer.token(marker.args if marker else ())}"}
 {%- else %}

@@ -181,7 +181,7 @@ async def test_the_access_line_names_the_subject_never_the_token(
         ({"scp": "a b"}, "", {"a", "b"}),  # Entra: a space-separated string
         ({"scp": ["a", "b"]}, "", {"a", "b"}),
         ({"scope": ["a"], "scp": "b"}, "", {"a", "b"}),
-        ({"roles": ["items:read"]}, "roles", {"items:read"}),  # Entra client credentials
+        ({"roles": ["orders:read"]}, "roles", {"orders:read"}),  # Entra client credentials
         ({"realm_access": {"roles": ["x"]}}, "realm_access.roles", {"x"}),  # Keycloak
         ({"realm_access": "odd"}, "realm_access.roles", set()),
         ({"scope": 7}, "", set()),

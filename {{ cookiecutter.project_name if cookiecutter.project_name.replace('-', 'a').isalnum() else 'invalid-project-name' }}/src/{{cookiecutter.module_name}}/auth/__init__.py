@@ -1,6 +1,6 @@
 """Identity: OpenID Connect bearer tokens, verified in process (record 0028).
 
-Routes see two things: `require_scopes("items:write")` in their dependencies, and `PrincipalDep`
+Routes see two things: `require_scopes("orders:write")` in their dependencies, and `PrincipalDep`
 when they need to know who calls. Every route needs a valid token unless it carries `PUBLIC`.
 """
 

@@ -131,5 +131,5 @@ PrincipalDep = Annotated[Principal, Security(current_principal)]
 
 
 def require_scopes(*scopes: str) -> Any:  # a `fastapi.params.Security`
-    """`dependencies=[require_scopes("items:write")]`: a token with every one of these scopes."""
+    """`dependencies=[require_scopes("orders:write")]`: a token with every one of these scopes."""
     return Security(current_principal, scopes=list(scopes))

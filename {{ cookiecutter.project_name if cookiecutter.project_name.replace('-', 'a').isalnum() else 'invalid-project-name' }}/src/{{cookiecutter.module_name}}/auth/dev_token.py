@@ -1,4 +1,4 @@
-"""Print a development token: `uv run python -m {{ cookiecutter.module_name }}.auth.dev_token --scope items:read`.
+"""Print a development token: `uv run python -m {{ cookiecutter.module_name }}.auth.dev_token --scope orders:read`.
 
 The first run writes a new signing key into `.env` (OIDC_DEV_KEY); start (or restart) the
 server after it, so that the server reads it. Development only (ENVIRONMENT=development).
