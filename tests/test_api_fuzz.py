@@ -17,26 +17,12 @@ from dataclasses import dataclass
 import pytest
 
 from tests.bake import MATRIX, Baked, bakes_where, combination_params, free_port
+from tests.dev_tokens import dev_key_env, dev_token, has_auth
 from tools.database import throwaway_database
 
 
 def module_of(baked: Baked) -> str:
     return next(p.name for p in (baked.path / "src").iterdir() if p.is_dir())
-
-
-def has_auth(baked: Baked) -> bool:
-    return baked.context.get("auth", "oidc") == "oidc"
-
-
-def dev_key(baked: Baked) -> dict[str, str]:
-    """With auth=oidc, a development signing key for this run only, given to the server and the
-    dev-token command in the environment: the shared bake's .env stays as it was."""
-    if not has_auth(baked):
-        return {}
-    code = f"from {module_of(baked)}.auth.dev_key import new_dev_key; print(new_dev_key())"
-    made = baked.uv("run", "--locked", "python", "-c", code)
-    assert made.returncode == 0, made.stderr
-    return {"ENVIRONMENT": "development", "OIDC_DEV_KEY": made.stdout.strip()}
 
 
 @dataclass(frozen=True)
@@ -50,15 +36,8 @@ def served(baked: Baked, tmp_path) -> Iterator[Served]:
     """The serve command on a free port, against a migrated throwaway database; with auth=oidc,
     a development token with every scope the example declares."""
     with throwaway_database() as url:
-        env = {**baked.env, "DATABASE_URL": url, **dev_key(baked)}
-        token = ""
-        if has_auth(baked):
-            scopes = ("--scope", "items:read", "--scope", "items:write")
-            made = Baked(baked.path, baked.context, env).uv(
-                "run", "--locked", "python", "-m", f"{module_of(baked)}.auth.dev_token", *scopes
-            )
-            assert made.returncode == 0, made.stderr
-            token = made.stdout.strip()
+        env = {**baked.env, "DATABASE_URL": url, **dev_key_env(baked)}
+        token = dev_token(baked, env, "items:read", "items:write") if has_auth(baked) else ""
         migrated = Baked(baked.path, baked.context, env).uv(
             "run", "--locked", "alembic", "upgrade", "head"
         )
