@@ -76,6 +76,17 @@ def prune_table(module: str) -> dict[tuple[str, str], tuple[str, ...]]:
             "deploy/k8s/worker-deployment.yaml",
             "deploy/k8s/worker-pdb.yaml",
         ),
+        ("auth", "none"): (
+            f"src/{module}/auth",
+            "tests/issuer.py",
+            "tests/test_auth.py",
+            "tests/test_auth_keys.py",
+            "tests/test_routes_are_secured.py",
+            "tests/test_dev_token.py",
+            "docs/decisions/0028-identity-bearer-tokens.md",
+            "docs/decisions/0029-identity-failure-choices.md",
+            "docs/decisions/0030-identity-library.md",
+        ),
     }
 
 
@@ -122,6 +133,15 @@ def write_env_file(project: Path, context: Context) -> None:
 
 
 # ---------------------------------------------------------------- first bake or re-render
+
+
+# cruft hands an update the recorded answers plus each new input's default, and no render can
+# tell a project that chose auth=oidc from one baked before `auth` existed (CHANGELOG 0.2.0).
+UPDATE_TO_AUTH = (
+    "auth=oidc: every route will need a bearer token. A project baked before 0.2.0 had no "
+    "authentication; to keep it that way, update with: "
+    'cruft update --variables-to-update \'{"auth": "none"}\''
+)
 
 
 def is_rerender(context: Context, project_dir: str) -> bool:
@@ -625,6 +645,8 @@ def main() -> int:
     project = Path.cwd()
     removed = prune(project, context)
     write_env_file(project, context)
+    if is_cruft_update(context, str(project)) and context.get("auth") == "oidc":
+        print(UPDATE_TO_AUTH, file=sys.stderr)
     if is_rerender(context, str(project)):
         return 0
     if removed:

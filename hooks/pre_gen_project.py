@@ -328,6 +328,23 @@ def example_kubernetes(value: object, context: Context) -> str:
     return "no" if context.get("no_docker") == "yes" else example_yes_no("yes")(value, context)
 
 
+AUTH_CHOICES = ("oidc", "none")
+
+
+def check_auth(value: str, _context: Context) -> list[str]:
+    if value in AUTH_CHOICES:
+        return []
+    return [
+        "must be 'oidc' (every route needs a bearer token from your OpenID Connect provider) "
+        "or 'none' (no authentication)"
+    ]
+
+
+def example_auth(value: object, _context: Context) -> str:
+    text = str(value).strip().lower()
+    return "none" if text in ("none", "no", "off", "false", "0") else "oidc"
+
+
 class Rule(NamedTuple):
     check: Callable[[str, Context], list[str]]  # what is wrong, one entry per reason
     example: Callable[[object, Context], str]  # a valid value, close to the given one
@@ -342,6 +359,7 @@ RULES: dict[str, Rule] = {
     "include_example": Rule(check_yes_no, example_yes_no("yes")),
     "no_docker": Rule(check_yes_no, example_yes_no("no")),
     "kubernetes": Rule(check_kubernetes, example_kubernetes),
+    "auth": Rule(check_auth, example_auth),
     # Background jobs (issue 22): off by default, so an older project updated by cruft keeps
     # jobs off until its team turns them on (record 0031).
     "background_jobs": Rule(check_yes_no, example_yes_no("no")),

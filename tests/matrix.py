@@ -25,6 +25,7 @@ OPTIONS: dict[str, dict[str, str]] = {
     "python_version": {version: f"py{version}" for version in PYTHON_VERSIONS},
     "no_docker": {"no": "docker", "yes": "nodocker"},
     "include_example": {"yes": "example", "no": "noexample"},
+    "auth": {"oidc": "oidc", "none": "noauth"},
     "background_jobs": {"yes": "jobs", "no": "nojobs"},
 }
 
@@ -38,6 +39,7 @@ NAMED_CHANGES: dict[str, dict[str, str]] = {
         "python_version": PYTHON_VERSIONS[-1],
         "no_docker": "yes",
         "include_example": "no",
+        "auth": "none",
         "background_jobs": "no",
     },
 }

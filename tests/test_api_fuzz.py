@@ -12,10 +12,12 @@ import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
 
-from tests.bake import MATRIX, Baked, combination_params, free_port
+from tests.bake import MATRIX, Baked, bakes_where, combination_params, free_port
+from tests.dev_tokens import dev_key_env, dev_token, has_auth
 from tools.database import throwaway_database
 
 
@@ -23,11 +25,19 @@ def module_of(baked: Baked) -> str:
     return next(p.name for p in (baked.path / "src").iterdir() if p.is_dir())
 
 
+@dataclass(frozen=True)
+class Served:
+    base: str
+    token: str  # empty with auth=none
+
+
 @pytest.fixture
-def served(baked: Baked, tmp_path) -> Iterator[str]:
-    """The serve command on a free port, against a migrated throwaway database."""
+def served(baked: Baked, tmp_path) -> Iterator[Served]:
+    """The serve command on a free port, against a migrated throwaway database; with auth=oidc,
+    a development token with every scope the example declares."""
     with throwaway_database() as url:
-        env = {**baked.env, "DATABASE_URL": url}
+        env = {**baked.env, "DATABASE_URL": url, **dev_key_env(baked)}
+        token = dev_token(baked, env, "items:read", "items:write") if has_auth(baked) else ""
         migrated = Baked(baked.path, baked.context, env).uv(
             "run", "--locked", "alembic", "upgrade", "head"
         )
@@ -55,7 +65,7 @@ def served(baked: Baked, tmp_path) -> Iterator[str]:
                     time.sleep(0.2)
             else:
                 pytest.fail(f"the server was not ready within 30 s:\n{log.read_text()}")
-            yield base
+            yield Served(base, token)
         finally:
             server.send_signal(signal.SIGTERM)
             try:
@@ -82,18 +92,16 @@ checks.ensure_resource_availability.enabled = false
 """
 
 
-@pytest.mark.parametrize("baked", combination_params(MATRIX), indirect=True)
-def test_every_answer_conforms_to_the_openapi_document(served: str, tmp_path) -> None:
+def schemathesis_run(served: Served, tmp_path, *args: str) -> subprocess.CompletedProcess[str]:
     schemathesis = shutil.which("schemathesis")
     assert schemathesis, "schemathesis is a dev dependency of the template"
     (tmp_path / "schemathesis.toml").write_text(IDEMPOTENCY_REPLAYS, encoding="utf-8")
-    result = subprocess.run(
+    return subprocess.run(
         [
             schemathesis,
             "run",
-            f"{served}/openapi.json",
-            "--max-examples",
-            "25",
+            f"{served.base}/openapi.json",
+            *args,
             "--max-time",
             "40",
             "--workers",
@@ -108,5 +116,21 @@ def test_every_answer_conforms_to_the_openapi_document(served: str, tmp_path) ->
         timeout=300,
         check=False,
     )
+
+
+@pytest.mark.parametrize("baked", combination_params(MATRIX), indirect=True)
+def test_every_answer_conforms_to_the_openapi_document(served: Served, tmp_path) -> None:
+    """With auth=oidc, with a valid token: the operations run, not just their 401."""
+    token = ["--header", f"Authorization: Bearer {served.token}"] if served.token else []
+    result = schemathesis_run(served, tmp_path, "--max-examples", "25", *token)
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+    assert "generated" in result.stdout
+
+
+@pytest.mark.parametrize("baked", combination_params(bakes_where(auth="oidc")[:1]), indirect=True)
+def test_without_a_token_every_protected_operation_answers_its_documented_401(
+    served: Served, tmp_path
+) -> None:
+    result = schemathesis_run(served, tmp_path, "--max-examples", "5")
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
     assert "generated" in result.stdout

@@ -28,6 +28,7 @@ VALID = {
     "include_example": "yes",
     "no_docker": "no",
     "kubernetes": "yes",
+    "auth": "oidc",
     "background_jobs": "yes",
     "_python_versions": DEFAULTS["_python_versions"],
 }
@@ -65,6 +66,16 @@ def test_each_check_names_what_is_wrong(name: str, value: str, reason: str) -> N
     context = {**VALID, name: value}
     reasons = pre.RULES[name].check(value, context)
     assert any(reason in text for text in reasons), reasons
+
+
+def test_auth_is_oidc_or_none() -> None:
+    assert pre.check_auth("oidc", VALID) == []
+    assert pre.check_auth("none", VALID) == []
+    [reason] = pre.check_auth("OIDC", VALID)
+    assert "'oidc'" in reason
+    assert "'none'" in reason
+    assert pre.example_auth("off", VALID) == "none"
+    assert pre.example_auth("jwt", VALID) == "oidc"
 
 
 def test_kubernetes_needs_the_image() -> None:
@@ -139,11 +150,13 @@ def test_prune_removes_what_the_options_exclude(tmp_path: Path) -> None:
         "no_docker": "yes",
         "kubernetes": "no",
         "include_example": "no",
+        "auth": "none",
         "background_jobs": "no",
     }
     removed = post.prune(tmp_path, context)
     expected = [*table["no_docker", "yes"], *table["kubernetes", "no"]]
-    expected += [*table["include_example", "no"], *table["background_jobs", "no"]]
+    expected += [*table["include_example", "no"], *table["auth", "none"]]
+    expected += table["background_jobs", "no"]
     # A path two options exclude (the example's jobs migration) is removed once, and one in a
     # folder already removed (deploy/k8s/worker-*.yaml) is not removed again.
     folders = set(expected)

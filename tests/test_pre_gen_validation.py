@@ -45,6 +45,7 @@ VALID_CONTEXT = {
     "include_example": "yes",
     "no_docker": "no",
     "kubernetes": "yes",
+    "auth": "oidc",
     "background_jobs": "no",
     "_python_versions": DEFAULTS["_python_versions"],
 }
@@ -248,6 +249,17 @@ HOSTILE = [
             ("", "empty"),
             (" yes", "leading-space"),
             ("no\n", "newline"),
+            *SHELL[:1],
+        ]
+    ],
+    *[
+        bad("auth", value, case)
+        for value, case in [
+            ("oauth", "unknown"),
+            ("OIDC", "capitalised"),
+            ("no", "no"),
+            ("", "empty"),
+            ("oidc ", "trailing-space"),
             *SHELL[:1],
         ]
     ],

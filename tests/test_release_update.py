@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,6 +94,16 @@ def apply_step(step: str, project: Path, tools: dict[str, str]) -> list[str]:
     if not done and not step.lower().startswith("nothing to do"):
         raise AssertionError(f"the drill cannot apply {step!r}: write it with `…` commands")
     return done
+
+
+def update_command(steps: list[str]) -> list[str]:
+    """The `cruft update …` an "After updating" step asks for, run in place of a plain one: an
+    update's new inputs take their defaults unless the command names them (auth=none)."""
+    for step in steps:
+        for fragment in re.findall(r"`([^`]+)`", step):
+            if fragment.startswith("cruft update"):
+                return [*shlex.split(fragment)[1:], "-y"]
+    return ["update", "-y"]
 
 
 def example_line(project: Path, name: str) -> str:
@@ -176,9 +187,27 @@ def updated(
 
     git(template, "reset", "-q", "--hard", head)  # the template moves on to this release
     check_before = cruft_in(project, env, "check")
-    update = cruft_in(project, env, "update", "-y")
+    update = cruft_in(project, env, *update_command(steps_after(version)))
     applied = [done for step in steps_after(version) for done in apply_step(step, project, tools)]
     return Updated(project, tools, head, update, check_before, applied)
+
+
+def test_the_update_command_comes_from_the_changelog() -> None:
+    assert update_command(steps_after("0.1.0")) == [
+        "update",
+        "--variables-to-update",
+        '{"auth": "none"}',
+        "-y",
+    ]
+
+
+def test_a_project_from_before_auth_updates_to_auth_none(updated: Updated) -> None:
+    """No 401s and no refused start-up: the team's route and its test run as before (the gates
+    below), with no auth package and auth=none recorded for the next update."""
+    cruft = json.loads((updated.project / ".cruft.json").read_text(encoding="utf-8"))
+    assert cruft["context"]["cookiecutter"]["auth"] == "none"
+    assert not (updated.project / "src" / MODULE / "auth").exists()
+    assert "OIDC_" not in (updated.project / ".env.example").read_text(encoding="utf-8")
 
 
 def test_cruft_check_saw_the_release_behind(updated: Updated) -> None:

@@ -20,6 +20,16 @@ EXAMPLE_FILES = (
     "tests/test_items.py",
     "alembic/versions/20260101_0002_create_items.py",
 )
+AUTH_FILES = (
+    "src/{module}/auth/__init__.py",
+    "src/{module}/auth/keys.py",
+    "src/{module}/auth/verify.py",
+    "src/{module}/auth/dev_token.py",
+    "tests/issuer.py",
+    "tests/test_auth.py",
+    "tests/test_routes_are_secured.py",
+    "docs/decisions/0028-identity-bearer-tokens.md",
+)
 JOBS_FILES = (
     "src/{module}/jobs/queue.py",
     "src/{module}/jobs/worker.py",
@@ -85,6 +95,9 @@ def test_files_follow_the_options(rendered: tuple[Path, dict[str, str]]) -> None
     for relative in EXAMPLE_FILES:
         path = project / relative.format(module=module)
         assert path.exists() == (context["include_example"] == "yes"), relative
+    for relative in AUTH_FILES:
+        path = project / relative.format(module=module)
+        assert path.exists() == (context["auth"] == "oidc"), relative
     for relative in JOBS_FILES:
         path = project / relative.format(module=module)
         assert path.exists() == (context["background_jobs"] == "yes"), relative
@@ -134,6 +147,11 @@ def test_pruned_features_leave_no_reference(rendered: tuple[Path, dict[str, str]
         for path, text in texts.items():
             if path.suffix == ".py":
                 assert not EXAMPLE_REFERENCE.search(text), path
+    if context["auth"] == "none":
+        for path, text in texts.items():
+            assert "OIDC_" not in text, path
+            assert ".auth import" not in text, path
+            assert "0028" not in text, path
     if context["background_jobs"] == "no":
         for path, text in texts.items():
             assert not JOBS_REFERENCE.search(text), path.relative_to(project)

@@ -20,6 +20,7 @@ from typing import IO
 import pytest
 
 from tests.bake import Baked, free_port
+from tests.dev_tokens import dev_key_env, dev_token, has_auth
 from tools.database import throwaway_database
 from tools.otlp_receiver import Receiver, attributes, otlp_receiver
 
@@ -81,7 +82,7 @@ def migrated(baked: Baked) -> Iterator[dict[str, str]]:
     """The baked project's environment without any OTEL_* variable, on a migrated database."""
     with throwaway_database() as url:
         env = {k: v for k, v in baked.env.items() if not k.startswith("OTEL_")}
-        env.update({"DATABASE_URL": url, "LOG_FORMAT": "json"})
+        env.update({"DATABASE_URL": url, "LOG_FORMAT": "json", **dev_key_env(baked)})
         result = Baked(baked.path, baked.context, env).uv(
             "run", "--locked", "alembic", "upgrade", "head"
         )
@@ -151,8 +152,10 @@ def test_traces_and_metrics_reach_an_otlp_receiver(
     ):
         ready = running.get("/readyz", traceparent=TRACEPARENT, **{"X-Request-ID": "otel-1"})
         assert ready == 200
+        token = dev_token(baked, migrated, "items:read") if has_auth(baked) else ""
         if example:
-            assert running.get(f"/items/{ITEM_ID}", **{"X-Request-ID": "otel-2"}) == 404
+            bearer = {"Authorization": f"Bearer {token}"} if token else {}
+            assert running.get(f"/items/{ITEM_ID}", **{"X-Request-ID": "otel-2"}, **bearer) == 404
 
         def server_span(route: str) -> object:
             return next(
@@ -188,6 +191,10 @@ def test_traces_and_metrics_reach_an_otlp_receiver(
                 "the item read's PostgreSQL span",
                 lambda: [s for s in database_spans() if s.trace_id == item.trace_id],
             )
+            if token:  # the caller, never the token (baked record 0028)
+                item_attributes = attributes(item.attributes)
+                assert item_attributes["user.id"] == "dev-user"
+                assert token not in str(item_attributes)
             for span in item_statements:
                 recorded = attributes(span.attributes)
                 assert "items" in str(recorded), recorded

@@ -14,6 +14,7 @@ import pytest
 TIERS: dict[str, str] = {
     "test_adding_a_resource.py": "gates",
     "test_adding_a_job.py": "gates",
+    "test_calling_the_api.py": "gates",
     "test_api_fuzz.py": "fuzz",
     "test_bench_quick.py": "bench",
     "test_changelog.py": "cruft",

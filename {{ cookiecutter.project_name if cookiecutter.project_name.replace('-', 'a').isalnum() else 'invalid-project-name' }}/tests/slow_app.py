@@ -3,6 +3,9 @@
 import asyncio
 import logging
 
+{% if cookiecutter.auth == "oidc" -%}
+from {{ cookiecutter.module_name }}.auth import PUBLIC
+{% endif -%}
 from {{ cookiecutter.module_name }}.main import create_app
 
 # The tests wait for this line: the request has reached the app.
@@ -12,7 +15,7 @@ app = create_app()
 logger = logging.getLogger(__name__)
 
 
-@app.get("/slow")
+@app.get("/slow"{% if cookiecutter.auth == "oidc" %}, dependencies=[PUBLIC]{% endif %})
 async def slow(seconds: float = 2.0) -> dict[str, float]:
     logger.warning(STARTED)
     await asyncio.sleep(seconds)

@@ -16,7 +16,9 @@ ERROR_SHAPE = {"$ref": "#/components/schemas/ErrorResponse"}
 
 
 @pytest.fixture
-async def small_limit_client(settings: Settings) -> AsyncIterator[AsyncClient]:
+async def small_limit_client(
+    settings: Settings, bearer: dict[str, str]
+) -> AsyncIterator[AsyncClient]:
     app = create_app(settings.model_copy(update={"max_request_body_bytes": LIMIT}))
 
     @app.post("/echo")
@@ -29,7 +31,9 @@ async def small_limit_client(settings: Settings) -> AsyncIterator[AsyncClient]:
     @app.post("/pair")
     async def pair_write() -> None: ...
 
-    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as http:
+    async with AsyncClient(
+        transport=ASGITransport(app=app), base_url="http://test", headers=bearer
+    ) as http:
         yield http
 
 

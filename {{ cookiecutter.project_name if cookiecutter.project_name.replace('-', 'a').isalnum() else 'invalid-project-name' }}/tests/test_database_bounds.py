@@ -18,6 +18,9 @@ from pydantic import ValidationError
 from sqlalchemy import event, exc, text
 from sqlalchemy.engine import URL, make_url
 
+{% if cookiecutter.auth == "oidc" -%}
+from {{ cookiecutter.module_name }}.auth import PUBLIC
+{% endif -%}
 from {{ cookiecutter.module_name }}.core.config import Settings
 from {{ cookiecutter.module_name }}.db.bounds import connect_arguments
 from {{ cookiecutter.module_name }}.db.deadline import database_deadline, deadline
@@ -208,7 +211,7 @@ async def test_a_frozen_server_holds_a_request_no_longer_than_its_deadline(
         settings = bounds_settings(proxy.url(bounds_database_url), db_request_deadline_seconds=0.4)
         app = create_app(settings)
 
-        @app.get("/one-read")
+        @app.get("/one-read"{% if cookiecutter.auth == "oidc" %}, dependencies=[PUBLIC]{% endif %})
         async def one_read(database: DatabaseDep) -> None:
             await database.read_one(text("SELECT 1"))
 
@@ -236,17 +239,17 @@ async def deadline_client(bounds_database_url: str) -> AsyncIterator[AsyncClient
     app = create_app(bounds_settings(bounds_database_url, db_request_deadline_seconds=0.4))
     sleep = text("SELECT pg_sleep(0.2)")
 
-    @app.post("/six-in-a-session")
+    @app.post("/six-in-a-session"{% if cookiecutter.auth == "oidc" %}, dependencies=[PUBLIC]{% endif %})
     async def in_a_session(session: SessionDep) -> None:
         for _ in range(6):
             await session.execute(sleep)
 
-    @app.get("/six-reads")
+    @app.get("/six-reads"{% if cookiecutter.auth == "oidc" %}, dependencies=[PUBLIC]{% endif %})
     async def reads(database: DatabaseDep) -> None:
         for _ in range(6):
             await database.read_one(sleep)
 
-    @app.post("/six-with-longer", dependencies=[database_deadline(seconds=30)])
+    @app.post("/six-with-longer", dependencies=[{% if cookiecutter.auth == "oidc" %}PUBLIC, {% endif %}database_deadline(seconds=30)])
     async def longer(session: SessionDep) -> None:
         for _ in range(6):
             await session.execute(sleep)

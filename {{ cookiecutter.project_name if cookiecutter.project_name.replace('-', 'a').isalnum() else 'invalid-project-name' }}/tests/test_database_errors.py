@@ -29,7 +29,9 @@ INSERTS = {
 
 
 @pytest.fixture
-async def probe_client(app: FastAPI, connection: AsyncConnection) -> AsyncIterator[AsyncClient]:
+async def probe_client(
+    app: FastAPI, connection: AsyncConnection, bearer: dict[str, str]
+) -> AsyncIterator[AsyncClient]:
     """A route that runs one of INSERTS through the request's session."""
     for statement in [
         "CREATE TEMPORARY TABLE probe_parents (id int PRIMARY KEY)",
@@ -43,7 +45,9 @@ async def probe_client(app: FastAPI, connection: AsyncConnection) -> AsyncIterat
     async def insert(case: str, session: SessionDep) -> None:
         await session.execute(text(INSERTS[case]))
 
-    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as http:
+    async with AsyncClient(
+        transport=ASGITransport(app=app), base_url="http://test", headers=bearer
+    ) as http:
         yield http
 
 
@@ -67,14 +71,18 @@ async def test_a_broken_constraint_answers_in_the_error_shape(
 
 
 @pytest.fixture
-async def down_client(app_with_database_down: FastAPI) -> AsyncIterator[AsyncClient]:
+async def down_client(
+    app_with_database_down: FastAPI, bearer: dict[str, str]
+) -> AsyncIterator[AsyncClient]:
     app = app_with_database_down
 
     @app.post("/probe")
     async def write(session: SessionDep) -> None:
         await session.execute(text("SELECT 1"))
 
-    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as http:
+    async with AsyncClient(
+        transport=ASGITransport(app=app), base_url="http://test", headers=bearer
+    ) as http:
         yield http
 
 
@@ -113,14 +121,18 @@ FAULTS = {
 
 
 @pytest.fixture
-async def fault_client(app: FastAPI, other: AsyncConnection) -> AsyncIterator[AsyncClient]:
+async def fault_client(
+    app: FastAPI, other: AsyncConnection, bearer: dict[str, str]
+) -> AsyncIterator[AsyncClient]:
     @app.post("/fault/{case}")
     async def run(case: str, session: SessionDep) -> None:
         for statement in FAULTS[case]:
             await session.execute(text(statement))
 
     assert other is not None
-    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as http:
+    async with AsyncClient(
+        transport=ASGITransport(app=app), base_url="http://test", headers=bearer
+    ) as http:
         yield http
 
 
@@ -206,10 +218,15 @@ async def test_a_transient_error_is_one_warning_with_its_sqlstate_and_no_traceba
     assert vars(warning)["sqlstate"] == "55P03"
     assert vars(warning)["request_id"] == "busy-1"
     assert "55P03" in warning.getMessage()
+
+
 {%- if cookiecutter.include_example == "yes" %}
 
 
 @pytest.mark.parametrize("path", ["/items/1", "/items"], ids=["get", "list"])
+{%- if cookiecutter.auth == "oidc" %}
+@pytest.mark.scopes("items:read")
+{%- endif %}
 async def test_a_read_while_the_database_is_down_answers_503(
     down_client: AsyncClient, path: str
 ) -> None:
@@ -231,4 +248,6 @@ async def test_every_items_operation_documents_the_503_and_retry_after(
         assert "Retry-After" in answer["headers"]
         for code in ("database_timeout", "database_busy", "database_read_only"):
             assert code in answer["description"]
+
+
 {%- endif %}

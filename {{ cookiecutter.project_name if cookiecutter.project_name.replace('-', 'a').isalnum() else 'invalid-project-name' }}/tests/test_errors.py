@@ -17,7 +17,7 @@ class ExplodedError(RuntimeError):
 
 
 @pytest.fixture
-async def probe_client(app: FastAPI) -> AsyncIterator[AsyncClient]:
+async def probe_client(app: FastAPI, bearer: dict[str, str]) -> AsyncIterator[AsyncClient]:
     @app.get("/explode")
     async def explode() -> None:
         raise ExplodedError("secret internals")
@@ -27,7 +27,7 @@ async def probe_client(app: FastAPI) -> AsyncIterator[AsyncClient]:
         return n
 
     transport = ASGITransport(app=app, raise_app_exceptions=False)
-    async with AsyncClient(transport=transport, base_url="http://test") as http:
+    async with AsyncClient(transport=transport, base_url="http://test", headers=bearer) as http:
         yield http
 
 
@@ -100,14 +100,18 @@ async def test_the_openapi_schema_documents_the_error_shape(client: AsyncClient)
 
 
 @pytest.fixture
-async def database_down(app_with_database_down: FastAPI) -> AsyncIterator[AsyncClient]:
+async def database_down(
+    app_with_database_down: FastAPI, bearer: dict[str, str]
+) -> AsyncIterator[AsyncClient]:
     app = app_with_database_down
 
     @app.get("/needs-the-database")
     async def needs_the_database(database: DatabaseDep) -> None:
         await database.read_one(text("SELECT 1"))
 
-    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as http:
+    async with AsyncClient(
+        transport=ASGITransport(app=app), base_url="http://test", headers=bearer
+    ) as http:
         yield http
 
 

@@ -18,6 +18,7 @@ from {{ cookiecutter.module_name }}.db.missing_database import (
 )
 from {{ cookiecutter.module_name }}.db.session import Database
 from {{ cookiecutter.module_name }}.main import create_app
+from tests.identity import PRODUCTION_IDENTITY
 from tests.postgres import PROJECT_ROOT, asyncpg_dsn
 
 SAFE_URL = "postgresql+asyncpg://svc:Xq7-long-random@db:5432/app"
@@ -100,7 +101,9 @@ async def test_create_database_creates_once_then_finds_it(admin_url: URL) -> Non
 def test_api_docs_are_off_in_production_unless_enabled(
     environment: str, api_docs: bool | None, served: bool
 ) -> None:
-    settings = Settings(database_url=SAFE_URL, environment=environment, api_docs=api_docs)
+    settings = Settings(
+        database_url=SAFE_URL, environment=environment, api_docs=api_docs, **PRODUCTION_IDENTITY
+    )
     app = create_app(settings)
     paths = {getattr(route, "path", None) for route in app.routes}
     for path in ("/docs", "/redoc", "/openapi.json"):

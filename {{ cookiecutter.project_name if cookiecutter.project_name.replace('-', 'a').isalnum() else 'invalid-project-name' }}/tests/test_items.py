@@ -1,6 +1,11 @@
 import pytest
 from fastapi import status
 from httpx import AsyncClient
+{%- if cookiecutter.auth == "oidc" %}
+
+# The `client` fixture's token carries these scopes (tests/conftest.py).
+pytestmark = pytest.mark.scopes("items:read", "items:write")
+{%- endif %}
 
 
 async def test_create_then_get_an_item(client: AsyncClient) -> None:

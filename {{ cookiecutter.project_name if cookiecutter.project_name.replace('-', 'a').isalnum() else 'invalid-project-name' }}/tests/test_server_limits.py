@@ -84,7 +84,9 @@ def test_a_client_that_sends_no_whole_head_is_disconnected(
 
 
 @pytest.fixture
-async def one_at_a_time(settings: Settings) -> AsyncIterator[tuple[AsyncClient, Holds]]:
+async def one_at_a_time(
+    settings: Settings, bearer: dict[str, str]
+) -> AsyncIterator[tuple[AsyncClient, Holds]]:
     app = create_app(settings.model_copy(update={"max_concurrent_requests": 1}))
     holds = Holds(entered=asyncio.Event(), release=asyncio.Event())
 
@@ -95,7 +97,9 @@ async def one_at_a_time(settings: Settings) -> AsyncIterator[tuple[AsyncClient, 
 
     async with (
         app.router.lifespan_context(app),
-        AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client,
+        AsyncClient(
+            transport=ASGITransport(app=app), base_url="http://test", headers=bearer
+        ) as client,
     ):
         yield client, holds
 

@@ -17,7 +17,9 @@ class WriteFailedError(RuntimeError):
 
 
 @pytest.fixture
-async def probe_client(app: FastAPI, connection: AsyncConnection) -> AsyncIterator[AsyncClient]:
+async def probe_client(
+    app: FastAPI, connection: AsyncConnection, bearer: dict[str, str]
+) -> AsyncIterator[AsyncClient]:
     """Routes that write a row, then either return or raise."""
     await connection.execute(text("CREATE TEMPORARY TABLE session_probe (note text NOT NULL)"))
 
@@ -28,7 +30,7 @@ async def probe_client(app: FastAPI, connection: AsyncConnection) -> AsyncIterat
             raise WriteFailedError
 
     transport = ASGITransport(app=app, raise_app_exceptions=False)
-    async with AsyncClient(transport=transport, base_url="http://test") as http:
+    async with AsyncClient(transport=transport, base_url="http://test", headers=bearer) as http:
         yield http
 
 

@@ -10,6 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from {{ cookiecutter.module_name }}.core.config import Settings
+from tests.identity import PRODUCTION_IDENTITY
 from tests.postgres import PROJECT_ROOT
 
 SAFE_URL = "postgresql+asyncpg://svc:Xq7-long-random@db:5432/app"
@@ -69,7 +70,10 @@ def test_production_refuses_unsafe_settings(overrides: dict[str, object], names:
 
 def test_production_accepts_safe_settings() -> None:
     settings = Settings(
-        database_url=SAFE_URL, environment="production", cors_origins=["https://a.example"]
+        database_url=SAFE_URL,
+        environment="production",
+        cors_origins=["https://a.example"],
+        **PRODUCTION_IDENTITY,
     )
     assert settings.environment == "production"
 
@@ -83,7 +87,7 @@ def test_production_accepts_safe_settings() -> None:
     ids=["no-password", "unix-socket"],
 )
 def test_production_accepts_a_url_without_a_password(url: str) -> None:
-    settings = Settings(database_url=url, environment="production")
+    settings = Settings(database_url=url, environment="production", **PRODUCTION_IDENTITY)
     assert settings.environment == "production"
 
 

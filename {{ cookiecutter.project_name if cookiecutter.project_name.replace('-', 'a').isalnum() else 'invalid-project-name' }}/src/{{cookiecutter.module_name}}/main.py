@@ -4,7 +4,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import {% if cookiecutter.auth == "oidc" %}Depends, {% endif %}FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from {{ cookiecutter.module_name }}.api.body_limit import BodyLimitMiddleware
@@ -16,6 +16,10 @@ from {{ cookiecutter.module_name }}.api.request_id import RequestIdMiddleware
 from {{ cookiecutter.module_name }}.api.routes import items
 {%- endif %}
 from {{ cookiecutter.module_name }}.api.routes.health import add_probe_routes
+{%- if cookiecutter.auth == "oidc" %}
+from {{ cookiecutter.module_name }}.auth import authenticate
+from {{ cookiecutter.module_name }}.auth.verify import keys_kept_fresh, token_verifier
+{%- endif %}
 from {{ cookiecutter.module_name }}.core.config import Settings, get_settings
 from {{ cookiecutter.module_name }}.core.logging import configure_logging
 from {{ cookiecutter.module_name }}.core.telemetry import database_telemetry, telemetry_config
@@ -42,8 +46,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             url = settings.database_url.get_secret_value()
             check = asyncio.create_task(log_if_database_is_missing(database, url))
         try:
+{%- if cookiecutter.auth == "oidc" %}
+            async with (
+                database_telemetry(database),
+                keys_kept_fresh(app.state.token_verifier, settings.oidc_jwks_refresh_seconds),
+            ):
+                yield
+{%- else %}
             async with database_telemetry(database):
                 yield
+{%- endif %}
         finally:
             if check is not None:
                 check.cancel()
@@ -60,7 +72,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url="/redoc" if docs else None,
         openapi_url="/openapi.json" if docs else None,
         telemetry=telemetry_config(),
+{%- if cookiecutter.auth == "oidc" %}
+        # Every route needs a valid token unless it carries PUBLIC (record 0028).
+        dependencies=[Depends(authenticate)],
+{%- endif %}
     )
+{%- if cookiecutter.auth == "oidc" %}
+    app.state.token_verifier = token_verifier(settings)
+{%- endif %}
     install_error_handlers(app)
     install_database_error_handlers(app)
     if settings.cors_origins:

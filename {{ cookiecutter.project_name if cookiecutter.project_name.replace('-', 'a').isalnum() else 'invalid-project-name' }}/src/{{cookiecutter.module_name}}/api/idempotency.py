@@ -84,12 +84,22 @@ class Replay(Exception):  # noqa: N818 - not an error: the stored answer, raised
             status_code=self.stored.status_code,
             headers={**self.stored.headers, REPLAYED: "true"},
         )
+{%- if cookiecutter.auth == "oidc" %}
+
+
+async def caller_scope(request: Request) -> str:
+    """Whose keys these are: two callers never see each other's. The token's issuer and subject,
+    which the app's authentication put on the request before any route dependency runs."""
+    principal = getattr(request.state, "principal", None)
+    return "global" if principal is None else f"{principal.issuer} {principal.subject}"
+{%- else %}
 
 
 async def caller_scope() -> str:
     """Whose keys these are: two callers never see each other's. With no identity every caller
     shares one scope; with OpenID Connect it becomes the token's issuer and subject."""
     return "global"
+{%- endif %}
 
 
 def parse_key(value: str) -> str:

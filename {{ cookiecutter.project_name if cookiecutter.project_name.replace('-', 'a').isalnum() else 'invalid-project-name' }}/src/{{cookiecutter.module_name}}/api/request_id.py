@@ -48,6 +48,10 @@ class RequestIdMiddleware:
             span.set_attribute(SPAN_ATTRIBUTE, (value.decode(),))
         status = 0
         cancelled = False
+{%- if cookiecutter.auth == "oidc" %}
+        # request.state: where authentication leaves the principal for the access line.
+        scope.setdefault("state", {})
+{%- endif %}
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
@@ -91,6 +95,10 @@ def log_access(scope: Scope, status: int, seconds: float, *, cancelled: bool = F
     the server cancelled at its grace limit says so."""
     route = getattr(scope.get("route"), "path", None)
     client = scope.get("client")
+{%- if cookiecutter.auth == "oidc" %}
+    # Who called (auth/dependencies.py), never the token.
+    principal = scope.get("state", {}).get("principal")
+{%- endif %}
     duration_ms = round(seconds * 1000, 2)
     access_logger.info(
         "%s %s %s %.2f ms",
@@ -105,6 +113,10 @@ def log_access(scope: Scope, status: int, seconds: float, *, cancelled: bool = F
             "status": status,
             "duration_ms": duration_ms,
             "client": f"{client[0]}:{client[1]}" if client else None,
+{%- if cookiecutter.auth == "oidc" %}
+            "subject": getattr(principal, "subject", None),
+            "client_id": getattr(principal, "client_id", None),
+{%- endif %}
             **({"cancelled": True} if cancelled else {}),
         },
     )

@@ -13,6 +13,13 @@ SYNC_SCHEMES = ("postgresql://", "postgres://")
 # Passwords that ship in examples and tutorials: never acceptable in production. A URL with no
 # password at all is fine: trust, peer, `.pgpass`, client certificates and IAM tokens need none.
 WELL_KNOWN_PASSWORDS = frozenset({"", "app", "change-me", "changeme", "password", "postgres"})
+{%- if cookiecutter.auth == "oidc" %}
+# Asymmetric signatures only: never `none`, never HS* (a shared secret that a public key could
+# be passed off as, record 0028).
+SIGNING_ALGORITHMS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"}
+)
+{%- endif %}
 
 
 class Settings(BaseSettings):
@@ -86,6 +93,29 @@ class Settings(BaseSettings):
     migration_lock_wait_seconds: float = Field(default=300.0, gt=0)
     migration_lock_timeout_seconds: float = Field(default=10.0, gt=0)
     migration_statement_timeout_seconds: float = Field(default=600.0, gt=0)
+{%- if cookiecutter.auth == "oidc" %}
+
+    # Identity (record 0028): OpenID Connect bearer tokens. The issuer's discovery document
+    # (<issuer>/.well-known/openid-configuration) must name exactly this issuer.
+    oidc_issuer: str = ""
+    # Comma-separated; empty outside production: APP_NAME.
+    oidc_audience: Annotated[list[str], NoDecode] = []
+    # Instead of the discovery document's jwks_uri.
+    oidc_jwks_url: str = ""
+    oidc_algorithms: Annotated[list[str], NoDecode] = ["RS256", "ES256", "PS256"]
+    oidc_leeway_seconds: float = Field(default=30.0, ge=0, le=300)
+    # A claim whose values count as scopes, as a dotted path (Keycloak: realm_access.roles;
+    # Entra client-credentials tokens: roles).
+    oidc_roles_claim: str = ""
+    # Check the audience against `client_id` (providers whose access tokens have no aud).
+    oidc_client_id_as_audience: bool = False
+    oidc_jwks_refresh_seconds: float = Field(default=300.0, gt=0)
+    # An unknown kid refetches the keys at most once per cooldown (record 0029).
+    oidc_jwks_cooldown_seconds: float = Field(default=30.0, ge=0)
+    oidc_http_timeout_seconds: float = Field(default=5.0, gt=0)
+    # Development tokens' signing key (auth/dev_token.py writes it into .env).
+    oidc_dev_key: SecretStr | None = None
+{%- endif %}
 {%- if cookiecutter.background_jobs == "yes" %}
 
     # Background jobs (jobs/, record 0031). The worker (worker.py) answers its probes on
@@ -115,6 +145,32 @@ class Settings(BaseSettings):
         if self.log_format:
             return self.log_format
         return "json" if self.environment == "production" else "console"
+
+{%- if cookiecutter.auth == "oidc" %}
+
+    @property
+    def audiences(self) -> list[str]:
+        return self.oidc_audience or [self.app_name]
+
+    @field_validator("oidc_audience", "oidc_algorithms", mode="before")
+    @classmethod
+    def split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("oidc_algorithms")
+    @classmethod
+    def asymmetric_algorithms_only(cls, value: list[str]) -> list[str]:
+        refused = [name for name in value if name not in SIGNING_ALGORITHMS]
+        if refused or not value:
+            msg = (
+                f"OIDC_ALGORITHMS may only list {', '.join(sorted(SIGNING_ALGORITHMS))} "
+                f"(never none or HS*); got {', '.join(refused) or 'nothing'}"
+            )
+            raise ValueError(msg)
+        return value
+{%- endif %}
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -150,6 +206,16 @@ class Settings(BaseSettings):
             problems.append("DEBUG is on: set DEBUG=false")
         if "*" in self.cors_origins:
             problems.append("CORS_ORIGINS allows every origin ('*'): list the origins instead")
+{%- if cookiecutter.auth == "oidc" %}
+        if not self.oidc_issuer.startswith("https://"):
+            problems.append("OIDC_ISSUER must be set to the identity provider's https:// URL")
+        if not self.oidc_audience:
+            problems.append("OIDC_AUDIENCE must name this service's audience")
+        if self.oidc_jwks_url and not self.oidc_jwks_url.startswith("https://"):
+            problems.append("OIDC_JWKS_URL must be an https:// URL")
+        if self.oidc_dev_key is not None:
+            problems.append("OIDC_DEV_KEY is set: development tokens must not work here")
+{%- endif %}
         if problems:
             msg = "refusing to start with ENVIRONMENT=production: " + "; ".join(problems)
             raise ValueError(msg)

@@ -6,6 +6,9 @@ from typing import Literal
 from fastapi import FastAPI, Request, Response, status
 from pydantic import BaseModel
 
+{% if cookiecutter.auth == "oidc" -%}
+from {{ cookiecutter.module_name }}.auth import PUBLIC
+{% endif -%}
 from {{ cookiecutter.module_name }}.db.migrations import database_revision
 from {{ cookiecutter.module_name }}.db.missing_database import is_missing_database
 from {{ cookiecutter.module_name }}.db.session import DatabaseDep
@@ -73,6 +76,9 @@ def add_probe_routes(app: FastAPI) -> None:
         liveness,
         methods=["GET"],
         tags=["health"],
+{%- if cookiecutter.auth == "oidc" %}
+        dependencies=[PUBLIC],
+{%- endif %}
         responses={status.HTTP_200_OK: {"model": Liveness, "description": "The process is up"}},
     )
     app.add_api_route(
@@ -80,5 +86,8 @@ def add_probe_routes(app: FastAPI) -> None:
         readiness,
         methods=["GET"],
         tags=["health"],
+{%- if cookiecutter.auth == "oidc" %}
+        dependencies=[PUBLIC],
+{%- endif %}
         responses={status.HTTP_503_SERVICE_UNAVAILABLE: {"model": Readiness}},
     )

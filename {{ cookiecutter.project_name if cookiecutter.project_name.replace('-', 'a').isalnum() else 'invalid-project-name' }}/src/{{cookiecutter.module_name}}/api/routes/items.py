@@ -15,6 +15,9 @@ from sqlalchemy import bindparam, delete, select
 from {{ cookiecutter.module_name }}.api.database_errors import DATABASE_ERROR_RESPONSES
 from {{ cookiecutter.module_name }}.api.errors import ErrorResponse
 from {{ cookiecutter.module_name }}.api.idempotency import IdempotentRoute
+{%- if cookiecutter.auth == "oidc" %}
+from {{ cookiecutter.module_name }}.auth import AUTH_RESPONSES, require_scopes
+{%- endif %}
 from {{ cookiecutter.module_name }}.db.session import DatabaseDep, SessionDep
 {%- if cookiecutter.background_jobs == "yes" %}
 from {{ cookiecutter.module_name }}.jobs import enqueue
@@ -27,9 +30,18 @@ from {{ cookiecutter.module_name }}.schemas.types import BIGINT_MAX, PostgresTex
 router = APIRouter(
     prefix="/items",
     tags=["items"],
+{%- if cookiecutter.auth == "oidc" %}
+    responses={**DATABASE_ERROR_RESPONSES, **AUTH_RESPONSES},
+{%- else %}
     responses=DATABASE_ERROR_RESPONSES,
+{%- endif %}
     route_class=IdempotentRoute,
 )
+{%- if cookiecutter.auth == "oidc" %}
+# Reads need items:read, writes items:write (record 0028).
+READ = require_scopes("items:read")
+WRITE = require_scopes("items:write")
+{%- endif %}
 
 ItemId = Annotated[int, Path(ge=-BIGINT_MAX - 1, le=BIGINT_MAX)]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
@@ -50,7 +62,7 @@ def not_found(item_id: int) -> HTTPException:
     return HTTPException(status.HTTP_404_NOT_FOUND, detail=f"item {item_id} not found")
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED{% if cookiecutter.auth == "oidc" %}, dependencies=[WRITE]{% endif %})
 async def create_item(
     payload: ItemCreate, session: SessionDep, request: Request, response: Response
 ) -> ItemRead:
@@ -66,7 +78,7 @@ async def create_item(
     return ItemRead.model_validate(item)
 
 
-@router.get("/{item_id}", responses=NOT_FOUND)
+@router.get("/{item_id}", responses=NOT_FOUND{% if cookiecutter.auth == "oidc" %}, dependencies=[READ]{% endif %})
 async def get_item(item_id: ItemId, database: DatabaseDep) -> ItemRead:
     row = await database.read_one(GET_ITEM, {"item_id": item_id})
     if row is None:
@@ -74,7 +86,7 @@ async def get_item(item_id: ItemId, database: DatabaseDep) -> ItemRead:
     return ItemRead.model_validate(row)
 
 
-@router.get("")
+@router.get(""{% if cookiecutter.auth == "oidc" %}, dependencies=[READ]{% endif %})
 async def list_items(
     database: DatabaseDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
@@ -88,7 +100,7 @@ async def list_items(
     return [ItemRead.model_validate(row) for row in rows]
 
 
-@router.patch("/{item_id}", responses=NOT_FOUND)
+@router.patch("/{item_id}", responses=NOT_FOUND{% if cookiecutter.auth == "oidc" %}, dependencies=[WRITE]{% endif %})
 async def update_item(item_id: ItemId, payload: ItemUpdate, session: SessionDep) -> ItemRead:
     # FOR UPDATE: a concurrent update of the same item waits for this one instead of undoing it.
     item = await session.get(Item, item_id, with_for_update=True)
@@ -100,7 +112,14 @@ async def update_item(item_id: ItemId, payload: ItemUpdate, session: SessionDep)
     return ItemRead.model_validate(item)
 
 
-@router.delete("/{item_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
+@router.delete(
+    "/{item_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=NOT_FOUND,
+{%- if cookiecutter.auth == "oidc" %}
+    dependencies=[WRITE],
+{%- endif %}
+)
 async def delete_item(item_id: ItemId, session: SessionDep) -> Response:
     deleted = await session.scalar(delete(Item).where(Item.id == item_id).returning(Item.id))
     if deleted is None:
