@@ -406,16 +406,20 @@ def failure_message(problems: list[Problem], context: Context) -> str:
     lines = [
         f"Cannot generate the project: {count} input{' is' if count == 1 else 's are'} invalid."
     ]
-    for problem in problems:
-        origin_note = f" ({problem.origin})" if problem.origin else ""
-        lines.append(
-            f"  - {problem.name} = {short_repr(problem.value)}{origin_note}: {problem.wrong}. "
-            f"Example: {problem.example}"
-        )
+    lines += [f"  - {problem_line(problem)}" for problem in problems]
     lines.append(
         f"Nothing was written. Fix the values and run again, e.g.: {rerun(problems, context)}"
     )
     return "\n".join(lines)
+
+
+def problem_line(problem: Problem) -> str:
+    """One variable's line of the message; Copier's validators show the same line."""
+    origin_note = f" ({problem.origin})" if problem.origin else ""
+    return (
+        f"{problem.name} = {short_repr(problem.value)}{origin_note}: {problem.wrong}. "
+        f"Example: {problem.example}"
+    )
 
 
 def rerun(problems: list[Problem], context: Context) -> str:
@@ -626,9 +630,19 @@ def is_cruft_update(context: Context, project_dir: str) -> bool:
 # ---------------------------------------------------------------- main
 
 
+def context_argument() -> str:
+    """Copier runs this file unrendered, from a task that passes the context (copier.yml):
+    `--context=` and the same percent-encoded JSON. Identical in both hooks."""
+    prefix = "--context="
+    given = [arg[len(prefix) :] for arg in sys.argv[1:] if arg.startswith(prefix)]
+    return given[0] if given and CONTEXT_URLENCODED.startswith("{" + "{") else ""
+
+
 def load_context() -> tuple[Context, Context]:
-    context = json.loads(urllib.parse.unquote(CONTEXT_URLENCODED))
-    typed = json.loads(urllib.parse.unquote(TYPED_URLENCODED))
+    given = context_argument()
+    context = json.loads(urllib.parse.unquote(given or CONTEXT_URLENCODED))
+    # Copier does not render answers as Jinja, so they are as typed.
+    typed = {} if given else json.loads(urllib.parse.unquote(TYPED_URLENCODED))
     return context, typed if isinstance(typed, dict) else {}
 
 

@@ -17,6 +17,7 @@ TIERS: dict[str, str] = {
     "test_bench_quick.py": "bench",
     "test_changelog.py": "cruft",
     "test_containers.py": "containers",
+    "test_copier_render.py": "copier",
     "test_cruft_rerender.py": "cruft",
     "test_cruft_update.py": "cruft",
     "test_deploy_recipe.py": "smoke",
