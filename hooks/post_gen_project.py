@@ -45,10 +45,9 @@ def load_context() -> Context:
     return context
 
 
-def context_argument() -> str:
+def context_argument(prefix: str = "--context=") -> str:
     """Copier runs this file unrendered, from a task that passes the context (copier.yml):
     `--context=` and the same percent-encoded JSON. Identical in both hooks."""
-    prefix = "--context="
     given = [arg[len(prefix) :] for arg in sys.argv[1:] if arg.startswith(prefix)]
     return given[0] if given and CONTEXT_URLENCODED.startswith("{" + "{") else ""
 

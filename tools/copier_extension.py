@@ -1,11 +1,13 @@
 """What Copier needs to render the cookiecutter template (copier.yml loads it; `--trust`).
 
 `CookiecutterNamespace` gives every render the `cookiecutter` mapping the template's files and the
-hooks read: the answers to cookiecutter.json's inputs, its `_python_versions`, and `_template` and
+hooks read: the answers to cookiecutter.json's inputs, its `_python_versions`, `_template` and
 `_output_dir` as cookiecutter sets them (so the hooks take a Copier copy for a first bake, never
-for a cruft update). `PreGenRules` gives the validators `pre_gen_problem(name)`: the pre-gen hook's
-own rule for that input, worded as the hook words its line for it, or "" when the answer is good.
-It also adds templates/ to the places Jinja looks for imported files, as cookiecutter does.
+for a cruft update), and `_copier_destination` for the hook's "run again" command; it also adds
+templates/ to the places Jinja looks for imported files, as cookiecutter does. `PreGenRules`
+gives the validators `pre_gen_problem(name)`: the pre-gen hook's own rule for that input, worded
+as the hook words its line for it, or "" when the answer is good; and the tasks
+`cookiecutter_typed()`, the values before rendering, as cookiecutter gives them to the hook.
 """
 
 from __future__ import annotations
@@ -55,8 +57,11 @@ def cookiecutter_context(answers: Any) -> dict[str, Any]:
     context["_python_versions"] = cookiecutter_json()["_python_versions"]
     conf = answers.get("_copier_conf")
     if conf is not None:
-        context["_template"] = str(conf["src_path"])
+        # The template as the user named it (the answers file's `_src_path`), not Copier's clone.
+        recorded = answers.get("_copier_answers") or {}
+        context["_template"] = str(recorded.get("_src_path") or conf["src_path"])
         context["_output_dir"] = str(PurePath(conf["dst_path"]).parent)
+        context["_copier_destination"] = str(conf["dst_path"])
     return context
 
 
@@ -70,6 +75,22 @@ class CookiecutterNamespace(ContextHook):
 
     def hook(self, context: dict[str, Any]) -> None:
         context["cookiecutter"] = cookiecutter_context(context)
+
+
+def given(answers: Any) -> dict[str, Any]:
+    """The answers passed with `--data` (or recorded, on an update)."""
+    conf = answers.get("_copier_conf")
+    data = conf["data"] if conf is not None else {}
+    return dict(data or {})
+
+
+@pass_context
+def cookiecutter_typed(jinja_context: Context) -> dict[str, Any]:
+    """What cookiecutter's `_cookiecutter` holds for the hook: each value before rendering. An
+    answer nobody gave is cookiecutter.json's default (`{{ cookiecutter.project_name ... }}`),
+    so the hook can say a bad module_name was derived from project_name."""
+    data = given(jinja_context)
+    return {name: data.get(name, cookiecutter_json()[name]) for name in inputs()}
 
 
 @pass_context
@@ -86,7 +107,8 @@ def pre_gen_problem(jinja_context: Context, name: str) -> str:
         wrong = "; ".join(rule.check(value, context))
     if not wrong:
         return ""
-    problem = hook.Problem(name, value, wrong, rule.example(value, context))
+    origin = hook.origin(name, context, cookiecutter_typed(jinja_context))
+    problem = hook.Problem(name, value, wrong, rule.example(value, context), origin)
     return str(hook.problem_line(problem))
 
 
@@ -94,3 +116,4 @@ class PreGenRules(Extension):
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
         environment.globals["pre_gen_problem"] = pre_gen_problem
+        environment.globals["cookiecutter_typed"] = cookiecutter_typed

@@ -101,6 +101,7 @@ def task(hook: str) -> dict[str, Any]:
             "{{ _copier_python }}",
             f"{{{{ pathjoin(_copier_conf.src_path, 'hooks', '{hook}.py') }}}}",
             "--context={{ cookiecutter | tojson | urlencode }}",
+            "--typed={{ cookiecutter_typed() | tojson | urlencode }}",
         ],
         "when": "{{ _copier_operation == 'copy' }}",
     }
