@@ -9,6 +9,8 @@ by the git hooks and the CI step as cruft's are."""
 from __future__ import annotations
 
 import json
+import re
+import shlex
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -49,9 +51,13 @@ from tests.test_update_conflicts import (
     replace_line,
     run_ci_step,
 )
+from tests.user_session import code_block
 from tools.database import drop_database
+from tools.machine import tool
 
 FIRST_TAG = "copier-first"
+UVX_COPIER = "uvx --with copier-template-extensions copier"
+UPDATE = "copier update"
 TEAM_RECORD = "docs/decisions/team/0001-orders-are-immutable.md"
 TEAM_INDEX_LINE = "- [0001](0001-orders-are-immutable.md) Orders are never edited in place\n"
 TEMPLATE_TEAM_INDEX_LINE = "A line template v2 adds to the team's index, which it must not get.\n"
@@ -79,6 +85,15 @@ def owned(project: Path) -> dict[str, bytes]:
 
 def team_records(project: Path) -> list[Path]:
     return sorted((project / "docs" / "decisions" / "team").rglob("*"))
+
+
+def readme_copier_update(project: Path) -> list[str]:
+    """The `copier update` command the baked README gives, run with the tools venv's copier."""
+    readme = (project / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Keep up with the template\n", 1)[1].split("\n## ", 1)[0]
+    [command] = [c for c in re.findall(r"`([^`]+)`", section.replace("\n", " ")) if UPDATE in c]
+    assert command.startswith(f"{UVX_COPIER} "), command
+    return [tool("copier"), *shlex.split(command.removeprefix(f"{UVX_COPIER} "))]
 
 
 def first_copier_commit(template: Path, env: dict[str, str]) -> str:
@@ -249,8 +264,9 @@ def test_a_conflicting_update_is_refused_by_the_git_hooks_and_ci(
         )
         git_commit_all(drill.template, git, "template v3")
     head = run(["git", "rev-parse", "HEAD"], project, git).stdout
-    args = ["update", "--trust", "--defaults", "--vcs-ref", "HEAD", "--conflict", conflict]
-    update = copier_in(project, drill_env(NO_NETWORK), *args)
+    # The README's line, with the tools venv's copier, to the clone's HEAD (it has no release tag).
+    update_args = [*readme_copier_update(project), "--vcs-ref", "HEAD", "--conflict", conflict]
+    update = attempt(update_args, project, drill_env(NO_NETWORK), timeout=600)
     try:
         assert update.returncode == 0, update.stdout + update.stderr  # Copier does not fail it
         if conflict == "rej":
@@ -258,7 +274,13 @@ def test_a_conflicting_update_is_refused_by_the_git_hooks_and_ci(
         else:
             readme = (project / "README.md").read_text(encoding="utf-8").splitlines()
             assert [line for line in readme if line.startswith("<<<<<<< ")] != []
-        run(["git", "add", "-A"], project, env)
+        # The rest of the README's recipe, as written: exactly one hook run fails, on README.md.
+        recipe = code_block(project / "README.md", "## Keep up with the template")
+        after = [line for line in recipe if "cruft update" not in line and line != "uv lock"]
+        results = [attempt(["bash", "-c", line], project, env, timeout=600) for line in after]
+        failed = [result for result in results if result.returncode != 0]
+        assert len(failed) == 1, [(r.args, r.returncode, r.stdout[-500:]) for r in results]
+        assert "README.md" in failed[0].stdout
         ci = run_ci_step(project, env)
         assert ci.returncode != 0, ci.stdout
         assert "README.md" in ci.stdout
