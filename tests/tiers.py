@@ -18,6 +18,7 @@ TIERS: dict[str, str] = {
     "test_changelog.py": "cruft",
     "test_containers.py": "containers",
     "test_copier_render.py": "copier",
+    "test_copier_unit.py": "unit",
     "test_copier_update.py": "copier",
     "test_copier_validation.py": "copier",
     "test_cruft_rerender.py": "cruft",
