@@ -91,7 +91,8 @@ def readme_copier_update(project: Path) -> list[str]:
     """The `copier update` command the baked README gives, run with the tools venv's copier."""
     readme = (project / "README.md").read_text(encoding="utf-8")
     section = readme.split("\n## Keep up with the template\n", 1)[1].split("\n## ", 1)[0]
-    [command] = [c for c in re.findall(r"`([^`]+)`", section.replace("\n", " ")) if UPDATE in c]
+    prose = re.sub(r"```.*?```", "", section, flags=re.DOTALL).replace("\n", " ")
+    [command] = [c for c in re.findall(r"`([^`]+)`", prose) if UPDATE in c]
     assert command.startswith(f"{UVX_COPIER} "), command
     return [tool("copier"), *shlex.split(command.removeprefix(f"{UVX_COPIER} "))]
 
