@@ -39,10 +39,17 @@ LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 def load_context() -> Context:
     """The inputs; ValueError when this file was not rendered by cookiecutter."""
-    context = json.loads(urllib.parse.unquote(CONTEXT_URLENCODED))
+    context = json.loads(urllib.parse.unquote(context_argument() or CONTEXT_URLENCODED))
     if not isinstance(context, dict):
         raise ValueError("the context is not a JSON object")
     return context
+
+
+def context_argument(prefix: str = "--context=") -> str:
+    """Copier runs this file unrendered, from a task that passes the context (copier.yml):
+    `--context=` and the same percent-encoded JSON. Identical in both hooks."""
+    given = [arg[len(prefix) :] for arg in sys.argv[1:] if arg.startswith(prefix)]
+    return given[0] if given and CONTEXT_URLENCODED.startswith("{" + "{") else ""
 
 
 def prune_table(module: str) -> dict[tuple[str, str], tuple[str, ...]]:

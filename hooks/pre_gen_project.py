@@ -204,9 +204,10 @@ def check_credentials(netloc: str, refuse_password: bool = True) -> list[str]:
         )
     if password and refuse_password:
         reasons.append(
-            "holds a password, and cruft records every answer in .cruft.json, which is "
-            "committed: leave it out (user@host); the bake writes a random local password into "
-            ".env (git-ignored), which is also where your own server's password goes"
+            "holds a password, and cruft and Copier record every answer in a committed file "
+            "(.cruft.json, .copier-answers.yml): leave it out (user@host); the bake writes a "
+            "random local password into .env (git-ignored), which is also where your own "
+            "server's password goes"
         )
     return reasons
 
@@ -427,16 +428,20 @@ def failure_message(problems: list[Problem], context: Context) -> str:
     lines = [
         f"Cannot generate the project: {count} input{' is' if count == 1 else 's are'} invalid."
     ]
-    for problem in problems:
-        origin_note = f" ({problem.origin})" if problem.origin else ""
-        lines.append(
-            f"  - {problem.name} = {short_repr(problem.value)}{origin_note}: {problem.wrong}. "
-            f"Example: {problem.example}"
-        )
+    lines += [f"  - {problem_line(problem)}" for problem in problems]
     lines.append(
         f"Nothing was written. Fix the values and run again, e.g.: {rerun(problems, context)}"
     )
     return "\n".join(lines)
+
+
+def problem_line(problem: Problem) -> str:
+    """One variable's line of the message; Copier's validators show the same line."""
+    origin_note = f" ({problem.origin})" if problem.origin else ""
+    return (
+        f"{problem.name} = {short_repr(problem.value)}{origin_note}: {problem.wrong}. "
+        f"Example: {problem.example}"
+    )
 
 
 def rerun(problems: list[Problem], context: Context) -> str:
@@ -448,9 +453,22 @@ def rerun(problems: list[Problem], context: Context) -> str:
     ]
     template = context.get("_template")
     template = template if isinstance(template, str) and template else "<template>"
+    if "_copier_destination" in context:  # set by copier.yml's extension
+        return copier_rerun(environment, template, settings, context["_copier_destination"])
     if "_output_dir" not in context:  # cruft create renders without it
         return cruft_rerun(environment, template, settings)
     words = [*environment, "cookiecutter", template, "--no-input", *settings]
+    return " ".join(shlex.quote(word) for word in words)
+
+
+def copier_rerun(
+    environment: list[str], template: str, settings: list[str], destination: object
+) -> str:
+    """The same fix as a `copier copy` command."""
+    words = [*environment, "copier", "copy", "--trust"]
+    for setting in settings:
+        words += ["--data", setting]
+    words += [template, str(destination)]
     return " ".join(shlex.quote(word) for word in words)
 
 
@@ -647,9 +665,19 @@ def is_cruft_update(context: Context, project_dir: str) -> bool:
 # ---------------------------------------------------------------- main
 
 
+def context_argument(prefix: str = "--context=") -> str:
+    """Copier runs this file unrendered, from a task that passes the context (copier.yml):
+    `--context=` and the same percent-encoded JSON. Identical in both hooks."""
+    given = [arg[len(prefix) :] for arg in sys.argv[1:] if arg.startswith(prefix)]
+    return given[0] if given and CONTEXT_URLENCODED.startswith("{" + "{") else ""
+
+
 def load_context() -> tuple[Context, Context]:
-    context = json.loads(urllib.parse.unquote(CONTEXT_URLENCODED))
-    typed = json.loads(urllib.parse.unquote(TYPED_URLENCODED))
+    given = context_argument()
+    context = json.loads(urllib.parse.unquote(given or CONTEXT_URLENCODED))
+    # Under Copier, `--typed=`: cookiecutter.json's defaults for the answers nobody gave.
+    typed_text = context_argument("--typed=") if given else TYPED_URLENCODED
+    typed = json.loads(urllib.parse.unquote(typed_text or "%7B%7D"))
     return context, typed if isinstance(typed, dict) else {}
 
 

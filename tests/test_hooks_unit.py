@@ -185,7 +185,14 @@ def test_env_file_holds_the_url_and_the_compose_database(tmp_path: Path, no_dock
 
 # ---------------------------------------------------------------- modes: one rule, two hooks
 
-TWINS = ("tool_env", "pyenv_python", "mode_for", "is_rerender", "is_cruft_update")
+TWINS = (
+    "tool_env",
+    "pyenv_python",
+    "mode_for",
+    "is_rerender",
+    "is_cruft_update",
+    "context_argument",
+)
 
 
 @pytest.mark.parametrize("name", TWINS)
