@@ -48,9 +48,9 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
     status.HTTP_404_NOT_FOUND: {"model": ErrorResponse, "description": "No such item"}
 }
 
-{%- if cookiecutter.background_jobs == "yes" %}
+{% if cookiecutter.background_jobs == "yes" -%}
 COLUMNS = (Item.id, Item.name, Item.description, Item.created_at, Item.processed_at)
-{%- else %}
+{%- else -%}
 COLUMNS = (Item.id, Item.name, Item.description, Item.created_at)
 {%- endif %}
 # Built once, with a bound parameter: SQLAlchemy caches the compiled SQL per statement object,
