@@ -361,6 +361,7 @@ def test_the_concurrency_limit_answers_503_in_the_error_shape_while_probes_answe
             connection = socket.create_connection((HOST, running.port), timeout=CLIENT_TIMEOUT)
             connection.sendall(
                 b"POST /items HTTP/1.1\r\nHost: t\r\ncontent-type: application/json\r\n"
+                + (f"authorization: Bearer {running.token}\r\n" if running.token else "").encode()
                 + f"content-length: {len(body)}\r\n\r\n".encode()
                 + body[:5]
             )
