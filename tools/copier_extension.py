@@ -21,7 +21,7 @@ from types import ModuleType
 from typing import Any
 
 from copier_template_extensions import ContextHook
-from jinja2 import Environment, FileSystemLoader, pass_context
+from jinja2 import Environment, FileSystemLoader, TemplateError, pass_context
 from jinja2.ext import Extension
 from jinja2.runtime import Context
 
@@ -87,10 +87,24 @@ def given(answers: Any) -> dict[str, Any]:
 @pass_context
 def cookiecutter_typed(jinja_context: Context) -> dict[str, Any]:
     """What cookiecutter's `_cookiecutter` holds for the hook: each value before rendering. An
-    answer nobody gave is cookiecutter.json's default (`{{ cookiecutter.project_name ... }}`),
-    so the hook can say a bad module_name was derived from project_name."""
+    answer that is its rendered default (`{{ cookiecutter.project_name ... }}`) and was not given
+    with `--data` is that default, so the hook can say a bad module_name was derived from
+    project_name; any other answer is as typed."""
     data = given(jinja_context)
-    return {name: data.get(name, cookiecutter_json()[name]) for name in inputs()}
+    context = cookiecutter_context(jinja_context)
+    typed = {}
+    for name in inputs():
+        raw, value = cookiecutter_json()[name], context.get(name)
+        derived = name not in data and isinstance(raw, str) and "{{" in raw
+        typed[name] = raw if derived and value == rendered(jinja_context, raw, context) else value
+    return typed
+
+
+def rendered(jinja_context: Context, template: str, context: dict[str, Any]) -> str | None:
+    try:
+        return jinja_context.environment.from_string(template).render(cookiecutter=context)
+    except TemplateError:
+        return None
 
 
 @pass_context
