@@ -90,8 +90,8 @@ def create_item(base: str) -> int:
 
 def test_the_job_continues_the_request_trace_and_the_worker_exports_job_metrics(
     baked: Baked,
-    migrated: dict[str, str],
-    tmp_path: Path,  # noqa: F811 - the imported fixture
+    migrated: dict[str, str],  # noqa: F811 - the imported fixture
+    tmp_path: Path,
 ) -> None:
     with otlp_receiver() as receiver:
         env = exporting(migrated, receiver)
