@@ -21,8 +21,11 @@ Figures:
   head limits, the drain and the concurrency limit, against the plain uvicorn command); get-by-id
   and POST /items of the baked service with its database bounds (record 0023) against the same
   service with them off; POST /items with a new Idempotency-Key per request against without one
-  (record 0026); requests/s, p50, p99, and the server process's CPU time per request; cold start
-  to the first 200;
+  (record 0026); POST /items of the same service baked with background_jobs=yes (the example job
+  enqueued in the request's transaction) against background_jobs=no; requests/s, p50, p99, and
+  the server process's CPU time per request; cold start to the first 200;
+- worker (background_jobs=yes): jobs per second of `python -m MODULE.worker` draining a batch of
+  the example job, against the same claim/work/delete SQL cycle on raw asyncpg (bench/jobs.py);
 - container: image size and rebuild time after a source-only change, where an engine answers or
   podman can be provisioned as the containers tier does (stand-in base images).
 """
@@ -45,7 +48,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench import bakes, container, database, loadgen, servers
+from bench import bakes, container, database, jobs, loadgen, servers
 from tools import container_engine
 from tools.database import throwaway_database
 from tools.machine import TEMPLATE_DIR, project_env
@@ -65,7 +68,10 @@ CONTEXT = {
     "include_example": "yes",
     "no_docker": "no",
     "auth": "none",
+    "background_jobs": "no",
 }
+# The same service with background jobs: POST /items enqueues the example job; and its worker.
+JOBS_CONTEXT = {**CONTEXT, "background_jobs": "yes"}
 MODULE = "bench_service"
 VERSIONS = ("fastapi", "starlette", "sqlalchemy", "asyncpg", "pydantic", "uvicorn", "uvloop")
 
@@ -82,6 +88,7 @@ FASTAPI_PG = "FastAPI + raw asyncpg (same framework)"
 TEXTBOOK = "FastAPI + AsyncSession.get (textbook)"
 BAKED_OTEL = "baked service, telemetry exporting"
 BAKED_UNBOUNDED = "baked service, bounds off"
+BAKED_JOBS = "baked service, background_jobs=yes"
 # Every database bound of record 0023 switched off, through the settings a team would use.
 BOUNDS_OFF = (
     ("DB_STATEMENT_TIMEOUT_SECONDS", "0"),
@@ -99,6 +106,7 @@ TARGET_ITEMS = 0.7
 TARGET_TAIL = 3.0
 TARGET_TELEMETRY = 0.8  # telemetry on keeps at least this share of get-by-id throughput
 TARGET_BOUNDS = 0.95  # the database bounds cost at most 5% of get-by-id and POST throughput
+TARGET_ENQUEUE = 0.85  # POST /items with its job enqueued, against without (issue 22)
 TARGET_COLD_START = 1.0
 TARGET_RENDER = 1.0
 TARGET_GREEN = 1.5  # warm time-to-green, as a multiple of the seed scaffold's in the same run
@@ -123,6 +131,7 @@ class App:
     telemetry: bool = False
     settings: tuple[tuple[str, str], ...] = ()  # the baked service's own, on top of the run's
     production_command: bool = False  # python -m MODULE.serve instead of the uvicorn command
+    jobs: bool = False  # the background_jobs=yes bake, on its own database
 
 
 # In this order, forwards and backwards in turn: the baked service runs right after (or before)
@@ -132,6 +141,7 @@ APPS = (
     App(STARLETTE, "ref_starlette:app", (HEALTHZ, ITEMS)),
     App(FASTAPI_MIN, "ref_fastapi_min:app", (HEALTHZ,)),
     App(BAKED, f"{MODULE}.main:app", (HEALTHZ, ITEMS, CREATE, CREATE_KEYED), baked=True),
+    App(BAKED_JOBS, f"{MODULE}.main:app", (CREATE,), baked=True, jobs=True),
     App(BAKED_SERVE, MODULE, (HEALTHZ, ITEMS), baked=True, production_command=True),
     App(BAKED_OTEL, f"{MODULE}.main:app", (HEALTHZ, ITEMS), baked=True, telemetry=True),
     App(BAKED_UNBOUNDED, f"{MODULE}.main:app", (ITEMS, CREATE), baked=True, settings=BOUNDS_OFF),
@@ -140,7 +150,7 @@ APPS = (
 )
 HEALTHZ_ROWS = (RAW_ASGI, STARLETTE, FASTAPI_MIN, BAKED, BAKED_SERVE, BAKED_OTEL)
 ITEMS_ROWS = (STARLETTE, FASTAPI_PG, TEXTBOOK, BAKED, BAKED_SERVE, BAKED_OTEL, BAKED_UNBOUNDED)
-CREATE_ROWS = (BAKED, BAKED_UNBOUNDED)
+CREATE_ROWS = (BAKED, BAKED_UNBOUNDED, BAKED_JOBS)
 ITEMS_LABEL = {STARLETTE: STARLETTE_PG}
 
 
@@ -319,10 +329,12 @@ def green_line(label: str, runs: list[bakes.Bake], note: str, results: Results) 
     return seconds
 
 
-def render_and_sync(settings: Settings) -> Path:
-    """--skip-bakes: a project without timing anything (for working on the service)."""
+def render_and_sync(
+    settings: Settings, context: dict[str, str] = CONTEXT, folder: str = "project"
+) -> Path:
+    """A project without timing anything: --skip-bakes, and the background_jobs=yes bake."""
     env = tool_env(settings, None)
-    bake = bakes.render_only(TEMPLATE_DIR, settings.workdir / "bakes" / "project", env, CONTEXT)
+    bake = bakes.render_only(TEMPLATE_DIR, settings.workdir / "bakes" / folder, env, context)
     bakes.lock_and_sync(bake.project, uv_binary(), env)
     return bake.project
 
@@ -393,15 +405,25 @@ def exercise(app: App, server: servers.Server, settings: Settings, samples: Samp
         samples.loads.setdefault((app.name, path), []).append(load)
 
 
-def measure_http(settings: Settings, project: Path) -> Samples:
-    python = str(project / ".venv" / "bin" / "python")
+@contextlib.contextmanager
+def migrated(project: Path, settings: Settings) -> Iterator[str]:
+    """A throwaway database with the project's migrations and ROWS items."""
+    with throwaway_database() as url:
+        python = str(project / ".venv" / "bin" / "python")
+        database.migrate(project, python, url, tool_env(settings, None))
+        database.seed(database.asyncpg_dsn(url), ROWS)
+        yield url
+
+
+def measure_http(settings: Settings, project: Path, jobs_project: Path) -> Samples:
     samples = Samples()
     logs = settings.workdir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    with throwaway_database() as url, otlp_receiver() as receiver:
-        database.migrate(project, python, url, tool_env(settings, None))
-        database.seed(database.asyncpg_dsn(url), ROWS)
-        env = server_env(url)
+    with (
+        migrated(project, settings) as url,
+        migrated(jobs_project, settings) as jobs_url,
+        otlp_receiver() as receiver,
+    ):
         # The SDK's defaults otherwise (batch size, 5 s span batches, 60 s metric exports).
         telemetry = {
             "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
@@ -409,7 +431,10 @@ def measure_http(settings: Settings, project: Path) -> Samples:
         }
         for round_ in range(settings.rounds):
             for app in APPS if round_ % 2 == 0 else reversed(APPS):
-                cwd = project if app.baked else APPS_DIR
+                app_project = jobs_project if app.jobs else project
+                python = str(app_project / ".venv" / "bin" / "python")
+                cwd = app_project if app.baked else APPS_DIR
+                env = server_env(jobs_url if app.jobs else url)
                 app_env = env
                 if app.baked:
                     app_env = {**env, **settings.service_env, **dict(app.settings)}
@@ -510,6 +535,9 @@ def print_http(settings: Settings, samples: Samples, results: Results) -> None:
     out(header)
     for app in CREATE_ROWS:
         ratio = bounds_ratio(samples, CREATE) if app == BAKED_UNBOUNDED else ""
+        if app == BAKED_JOBS:
+            ratio = f"enqueue {samples.ratio(app, BAKED, CREATE):.2f}x background_jobs=no"
+            ratio += samples.rounds(app, BAKED, CREATE)
         out(load_row(f"POST /items {app}", samples, app, CREATE, ratio))
     keyed = f"{samples.ratio(BAKED, BAKED, CREATE_KEYED, CREATE):.2f}x without a key"
     keyed += samples.rounds(BAKED, BAKED, CREATE_KEYED, CREATE)
@@ -520,6 +548,11 @@ def print_http(settings: Settings, samples: Samples, results: Results) -> None:
             bounded >= TARGET_BOUNDS,
             f"baked {name}, database bounds on {bounded:.2f}x off >= {TARGET_BOUNDS:g}x",
         )
+    enqueued = samples.ratio(BAKED_JOBS, BAKED, CREATE)
+    results.target(
+        enqueued >= TARGET_ENQUEUE,
+        f"baked POST /items, job enqueued {enqueued:.2f}x without >= {TARGET_ENQUEUE:g}x",
+    )
     traced = samples.ratio(BAKED_OTEL, BAKED, ITEMS)
     results.target(
         traced >= TARGET_TELEMETRY,
@@ -536,6 +569,41 @@ def print_http(settings: Settings, samples: Samples, results: Results) -> None:
         out(f"  cold start {app.name:<44} {median(starts):6.2f} s   ({spread(starts)})")
     cold = median(samples.cold[BAKED])
     results.target(cold < TARGET_COLD_START, f"baked cold start {cold:.2f} s < 1.0 s")
+
+
+# ---------------------------------------------------------------- worker figures
+
+
+def worker_figures(settings: Settings, jobs_project: Path) -> None:
+    """The shipped worker's jobs per second against the same SQL cycle on raw asyncpg, rounds
+    interleaved (bench/jobs.py)."""
+    count = 500 if settings.quick else 5000
+    python = str(jobs_project / ".venv" / "bin" / "python")
+    log = settings.workdir / "logs" / "worker.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    shipped: list[float] = []
+    raw: list[float] = []
+    with migrated(jobs_project, settings) as url:
+        dsn = database.asyncpg_dsn(url)
+        for round_ in range(settings.rounds):
+            runs = [
+                lambda: shipped.append(
+                    jobs.worker_rate(
+                        python, jobs_project, MODULE, server_env(url), dsn, count, ROWS, log
+                    )
+                ),
+                lambda: raw.append(jobs.raw_rate(dsn, count, ROWS)),
+            ]
+            for run in runs if round_ % 2 == 0 else reversed(runs):
+                run()
+    ratios = [a / b for a, b in zip(shipped, raw, strict=True)]
+    each = f" (rounds {', '.join(f'{r:.2f}' for r in ratios)})" if len(ratios) > 1 else ""
+    slots = f"{jobs.CONCURRENCY} slots / connections"
+    out(f"  {count} example jobs (stamp_item) in one batch, {slots}, medians")
+    worker = f"worker (python -m {MODULE}.worker)"
+    out(f"  {worker:<44} {median(shipped):7,.0f} jobs/s")
+    out(f"  {'raw asyncpg, same claim/work/delete SQL':<44} {median(raw):7,.0f} jobs/s")
+    out(f"    worker {median(ratios):.2f}x raw asyncpg{each}")
 
 
 # ---------------------------------------------------------------- container figures
@@ -669,13 +737,21 @@ def run_all(settings: Settings, args: argparse.Namespace, results: Results) -> N
     out(f"production command: python -m {MODULE}.serve ({serve_settings}), same port rules")
     shipped = ", ".join(f"{k}={v}" for k, v in settings.service_env.items()) or "as shipped"
     out(f"baked service settings: {shipped}")
+    jobs_project: Path | None = None
+    with section("The same service with background_jobs=yes (render, lock, sync)", results):
+        jobs_project = render_and_sync(settings, JOBS_CONTEXT, "jobs-project")
+        out("  done")
+    if jobs_project is None:
+        return
     samples: Samples | None = None
     with section("Service under load (rounds interleaved, apps in turn)", results):
-        samples = measure_http(settings, project)
+        samples = measure_http(settings, project, jobs_project)
         out("  done")
     if samples is not None:
         with section("Results", results):
             print_http(settings, samples, results)
+    with section("Worker, background_jobs=yes (jobs per second, rounds interleaved)", results):
+        worker_figures(settings, jobs_project)
     with section(f"Container tier ({settings.engine})", results):
         container_figures(settings, project)
 

@@ -36,6 +36,10 @@ FIGURES = (
     r"^  POST /items baked service ",
     r"^  POST /items baked service, bounds off .*bounds on .*x off",
     r"^  POST /items baked service, Idempotency-Key .*x without a key",
+    r"^  POST /items baked service, background_jobs=yes .*enqueue .*x background_jobs=no",
+    r"^  worker \(python -m bench_service.worker\) .* jobs/s",
+    r"^  raw asyncpg, same claim/work/delete SQL .* jobs/s",
+    r"^    worker .*x raw asyncpg",
     r"^  get-by-id  baked service, production command .*x the uvicorn command",
     r"^  cold start raw ASGI ",
     r"^  cold start minimal FastAPI ",
@@ -45,8 +49,8 @@ FIGURES = (
     r"^  rebuild after a source-only change ",
 )
 # render-only, warm time-to-green, /healthz, get-by-id, get-by-id with telemetry, the database
-# bounds on get-by-id and on POST, two tails, cold start
-TARGETS = 10
+# bounds on get-by-id and on POST, POST with its job enqueued, two tails, cold start
+TARGETS = 11
 
 
 def test_quick_benchmark_prints_every_figure() -> None:

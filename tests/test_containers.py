@@ -6,6 +6,8 @@ docker build, compose up --build --wait, compose ps, the smoke request and the t
 compose project of the test's own shows what the report cannot: migrations exit 0, both health
 checks turn healthy, the API answers through the compose network as a non-root user, the image
 holds no dev tool and no secret, and a source-only change rebuilds from the dependency layer.
+With background_jobs=yes the worker turns healthy too and runs the example job: an item created
+through the API shows `processed_at` once the worker has stamped it.
 One test per variant, each check a subtest: the variant's bake and stack stay on one xdist worker
 whatever the scheduler does.
 
@@ -16,6 +18,7 @@ compose wiring, not the upstream base images, which only the baked project's CI 
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -76,6 +79,8 @@ IMAGE_FOLDERS = tuple(
     f"/{name}" for name in ("app", "etc", "usr", "root", "home", "opt", "srv", "tmp", "var")
 )
 WAIT_SECONDS = 180
+# The example job is claimed within JOB_POLL_SECONDS (5) of its commit, or at once on NOTIFY.
+JOB_DONE_SECONDS = 60
 # Set by .ci/run: a machine that cannot have an engine fails the tier instead of skipping it.
 REQUIRED = "FASTAPI_TEMPLATE_REQUIRE_ENGINE"
 PHASES: dict[str, dict[str, str]] = {}
@@ -170,6 +175,7 @@ class Bake:
     returncode: int
     env: dict[str, str]
     leftovers: list[str] = field(default_factory=list)
+    context: dict[str, str] = field(default_factory=dict)
 
     @property
     def steps(self) -> dict[str, dict]:
@@ -235,7 +241,7 @@ def baked_by_the_hook(
         # The hook's compose project must be gone; anything left is removed here, and reported.
         leftovers = sweep(engine, report)
         yield Bake(variant, out / PROJECT_NAME, report, result.stdout + result.stderr,
-                   result.returncode, env, leftovers)  # fmt: skip
+                   result.returncode, env, leftovers, context)  # fmt: skip
     finally:
         sweep(engine, report)
 
@@ -349,6 +355,10 @@ def own_stack(bake: Bake, engine: Engine) -> Iterator[Stack]:
     project = f"{bake.path.name}-ct-{uuid.uuid4().hex[:8]}"
     api_port = free_port()
     env = {**bake.env, "API_PORT": str(api_port), "POSTGRES_PORT": str(free_port())}
+    if bake.context.get("auth") == "oidc":
+        env["COMPOSE_FILE"] = os.pathsep.join(
+            [str(bake.path / "docker-compose.yml"), str(dev_key_override(bake))]
+        )
     stack = Stack(bake, project, env, engine, api_port)
     try:
         with HealthcheckPump(engine):
@@ -369,6 +379,20 @@ def own_stack(bake: Bake, engine: Engine) -> Iterator[Stack]:
     # Only when the checks got through: a failure in flight is the one to report.
     assert down.returncode == 0, shown(down)
     assert not any(leftovers.values()), f"compose down left {leftovers}"
+
+
+def dev_key_override(bake: Bake) -> Path:
+    """A compose file of the test's own giving the api a development signing key (auth=oidc), so
+    that the project's dev_token, run in the api container, mints a token the api trusts."""
+    der = subprocess.run(
+        ["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
+         "-outform", "DER"],
+        capture_output=True, check=True, timeout=60,
+    ).stdout  # fmt: skip
+    key = base64.urlsafe_b64encode(der).decode()  # PKCS#8 DER, as dev_key.new_dev_key writes it
+    path = bake.path.parent / "compose.dev-key.json"  # outside the project: not in its image
+    path.write_text(json.dumps({"services": {"api": {"environment": {"OIDC_DEV_KEY": key}}}}))
+    return path
 
 
 def check_migrations_run_once_and_exit_zero(stack: Stack) -> None:
@@ -417,6 +441,37 @@ def check_api_runs_as_a_non_root_user(stack: Stack) -> None:
     # PID 1 is the image's own command (exec form: no shell in between).
     config = stack.inspect("api")["Config"]
     assert cmdline.stdout.split("\0")[:-1] == (config["Entrypoint"] or []) + config["Cmd"]
+
+
+def check_worker_turns_healthy_and_runs_the_example_job(stack: Stack) -> None:
+    state = stack.inspect("worker")["State"]
+    assert state["Health"]["Status"] == "healthy", state
+    headers = {"Content-Type": "application/json"}
+    if stack.bake.context.get("auth") == "oidc":
+        module = stack.bake.path.name.replace("-", "_")
+        minted = stack.exec(
+            "api", "python", "-m", f"{module}.auth.dev_token",
+            "--scope", "items:write", "--scope", "items:read",
+        )  # fmt: skip
+        assert minted.returncode == 0, shown(minted)
+        headers["Authorization"] = f"Bearer {minted.stdout.strip()}"
+    base = f"http://127.0.0.1:{stack.api_port}/items"
+    body = json.dumps({"name": f"containers-{uuid.uuid4().hex[:8]}"}).encode()
+    created = urllib.request.Request(base, data=body, headers=headers, method="POST")
+    with urllib.request.urlopen(created, timeout=10) as response:  # noqa: S310 - loopback
+        assert response.status == 201
+        item = json.loads(response.read())
+    assert item["processed_at"] is None, item
+    started = time.monotonic()
+    deadline = started + JOB_DONE_SECONDS
+    while item["processed_at"] is None and time.monotonic() < deadline:
+        time.sleep(0.5)
+        read = urllib.request.Request(f"{base}/{item['id']}", headers=headers)  # noqa: S310
+        with urllib.request.urlopen(read, timeout=10) as response:  # noqa: S310 - loopback
+            item = json.loads(response.read())
+    waited = f"{time.monotonic() - started:.1f}s"
+    phase(stack.bake.variant, "example job: created to processed_at", waited)
+    assert item["processed_at"] is not None, (item, stack.compose("logs", "worker").stdout[-4000:])
 
 
 def image_of(stack: Stack) -> dict:
@@ -605,8 +660,11 @@ def check_variant(
         bake.require_project()
         if bake.steps.get("docker compose up", {}).get("status") != "passed":
             pytest.fail("the hook's compose up did not pass: nothing further to look at")
+        checks = STACK_CHECKS
+        if context.get("background_jobs") == "yes":
+            checks = (*checks, check_worker_turns_healthy_and_runs_the_example_job)
         with own_stack(bake, engine) as stack:
-            for check in STACK_CHECKS:
+            for check in checks:
                 with subtests.test(title(check)):
                     check(stack)
         with subtests.test(title(check_source_change_rebuilds_from_the_dependency_layer)):
