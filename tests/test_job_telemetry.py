@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.bake import Baked, combination_params, free_port
+from tests.dev_tokens import dev_token, has_auth
 from tests.matrix import named_where
 from tests.test_telemetry import (
     CALLER_TRACE_ID,
@@ -73,7 +74,8 @@ def worker(baked: Baked, env: dict[str, str], log: Path) -> Iterator[subprocess.
                 process.wait(timeout=10)
 
 
-def create_item(base: str) -> int:
+def create_item(base: str, token: str) -> int:
+    bearer = {"Authorization": f"Bearer {token}"} if token else {}
     request = urllib.request.Request(  # noqa: S310 (loopback)
         f"{base}/items",
         data=json.dumps({"name": "traced"}).encode(),
@@ -82,6 +84,7 @@ def create_item(base: str) -> int:
             "Content-Type": "application/json",
             "traceparent": TRACEPARENT,
             "X-Request-ID": REQUEST_ID,
+            **bearer,
         },
     )
     with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
@@ -93,13 +96,14 @@ def test_the_job_continues_the_request_trace_and_the_worker_exports_job_metrics(
     migrated: dict[str, str],  # noqa: F811 - the imported fixture
     tmp_path: Path,
 ) -> None:
+    token = dev_token(baked, migrated, "items:write") if has_auth(baked) else ""
     with otlp_receiver() as receiver:
         env = exporting(migrated, receiver)
         with (
             service(baked, env, "serve", tmp_path / "api.log") as api,
             worker(baked, env, tmp_path / "worker.log") as process,
         ):
-            assert create_item(api.base) == 201
+            assert create_item(api.base, token) == 201
 
             def job_span() -> object:
                 spans = receiver.spans()
