@@ -28,6 +28,7 @@ from pathlib import Path
 import pytest
 
 from tests.bake import NAMED, Baked, combination_params, free_port
+from tests.dev_tokens import dev_key_env, dev_token, has_auth
 from tools.private_postgres import PrivatePostgres, available, private_postgres
 
 pytestmark = pytest.mark.parametrize("baked", combination_params([NAMED["local"]]), indirect=True)
@@ -92,11 +93,19 @@ class Answer:
 
 
 def call(
-    base: str, method: str, path: str, body: dict | None = None, timeout: float = 30
+    base: str,
+    method: str,
+    path: str,
+    body: dict | None = None,
+    timeout: float = 30,
+    headers: dict[str, str] | None = None,
 ) -> Answer:
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(  # noqa: S310 (loopback)
-        base + path, data=data, method=method, headers={"Content-Type": "application/json"}
+        base + path,
+        data=data,
+        method=method,
+        headers={"Content-Type": "application/json", **(headers or {})},
     )
     started = time.monotonic()
     try:
@@ -117,11 +126,12 @@ class Drill:
     postgres: PrivatePostgres
     baked: Baked
     log: Path
+    headers: dict[str, str] = field(default_factory=dict)  # a bearer token with auth=oidc
     answers: list[Answer] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def call(self, method: str, path: str, body: dict | None = None) -> Answer:
-        answer = call(self.base, method, path, body)
+        answer = call(self.base, method, path, body, headers=self.headers)
         with self.lock:
             self.answers.append(answer)
         return answer
@@ -207,6 +217,9 @@ def drill(baked: Baked, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dr
             **SETTINGS,
             "PORT": str(port),
             "DATABASE_URL": postgres.url(ROLE, password, DATABASE),
+            # With auth=oidc: development, where the service trusts development tokens (the
+            # production guard refuses their key); the drill sets the log format itself.
+            **dev_key_env(baked),
         }
         migrated = Baked(baked.path, baked.context, env).uv(
             "run", "--locked", "alembic", "upgrade", "head"
@@ -215,7 +228,9 @@ def drill(baked: Baked, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dr
         postgres.psql(SLOW_INSERTS, DATABASE)
         log = tmp_path_factory.mktemp("faults") / "server.log"
         server = served(baked, env, log)
-        drill = Drill(f"http://127.0.0.1:{port}", postgres, baked, log)
+        token = dev_token(baked, env, "items:read", "items:write") if has_auth(baked) else ""
+        bearer = {"Authorization": f"Bearer {token}"} if token else {}
+        drill = Drill(f"http://127.0.0.1:{port}", postgres, baked, log, bearer)
         writer = Writer(drill)
         try:
             deadline = time.monotonic() + 60
