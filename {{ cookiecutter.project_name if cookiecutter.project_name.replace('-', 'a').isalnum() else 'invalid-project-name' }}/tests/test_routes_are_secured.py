@@ -8,6 +8,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 from httpx import ASGITransport, AsyncClient
 
+from {{ cookiecutter.module_name }}.auth import AUTH_RESPONSES, require_scopes
 from {{ cookiecutter.module_name }}.auth.dependencies import current_principal, is_public
 from {{ cookiecutter.module_name }}.core.config import Settings
 from {{ cookiecutter.module_name }}.main import create_app
@@ -76,7 +77,17 @@ async def test_a_router_a_team_adds_is_protected_without_doing_anything(app: Fas
 def test_openapi_declares_the_scheme_and_its_answers_on_each_protected_operation(
     settings: Settings,
 ) -> None:
-    document = create_app(settings).openapi()
+    app = create_app(settings)
+    # One protected operation whatever the options, written as "Adding a resource" writes one.
+    router = APIRouter(prefix="/reports", responses=AUTH_RESPONSES)
+
+    @router.get("", dependencies=[require_scopes("reports:read")])
+    async def reports() -> list[str]:
+        return []
+
+    app.include_router(router)
+    document = app.openapi()
+    assert "/reports" in document["paths"]
     assert document["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
