@@ -36,7 +36,7 @@ from tests.server_process import free_port
 
 WAIT_SECONDS = 15.0
 TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
-{%- if cookiecutter.auth == "oidc" %}
+{%- if cookiecutter.auth == "oidc" and cookiecutter.include_example == "yes" %}
 # The client fixtures' token carries these scopes (tests/conftest.py).
 pytestmark = pytest.mark.scopes("items:read", "items:write")
 {%- endif %}
