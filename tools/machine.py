@@ -41,9 +41,10 @@ def uv_binary() -> str:
 
 
 def project_env(python_version: str, uv_cache: Path, extra: dict[str, str] | None = None) -> dict:
-    env = {
-        k: v for k, v in os.environ.items() if k not in {"VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT"}
-    }
+    # Never the template's hook mode: a session fixture sets it, and a bake run with this
+    # environment must choose its own.
+    drop = {"VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT", "FASTAPI_TEMPLATE_MODE"}
+    env = {k: v for k, v in os.environ.items() if k not in drop}
     env.update(
         {
             "UV_PYTHON_DOWNLOADS": "never",
