@@ -18,7 +18,6 @@ compose wiring, not the upstream base images, which only the baked project's CI 
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import json
 import os
@@ -356,9 +355,7 @@ def own_stack(bake: Bake, engine: Engine) -> Iterator[Stack]:
     api_port = free_port()
     env = {**bake.env, "API_PORT": str(api_port), "POSTGRES_PORT": str(free_port())}
     if bake.context.get("auth") == "oidc":
-        env["COMPOSE_FILE"] = os.pathsep.join(
-            [str(bake.path / "docker-compose.yml"), str(dev_key_override(bake))]
-        )
+        write_dev_key(bake)
     stack = Stack(bake, project, env, engine, api_port)
     try:
         with HealthcheckPump(engine):
@@ -381,18 +378,14 @@ def own_stack(bake: Bake, engine: Engine) -> Iterator[Stack]:
     assert not any(leftovers.values()), f"compose down left {leftovers}"
 
 
-def dev_key_override(bake: Bake) -> Path:
-    """A compose file of the test's own giving the api a development signing key (auth=oidc), so
-    that the project's dev_token, run in the api container, mints a token the api trusts."""
-    der = subprocess.run(
-        ["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
-         "-outform", "DER"],
-        capture_output=True, check=True, timeout=60,
-    ).stdout  # fmt: skip
-    key = base64.urlsafe_b64encode(der).decode()  # PKCS#8 DER, as dev_key.new_dev_key writes it
-    path = bake.path.parent / "compose.dev-key.json"  # outside the project: not in its image
-    path.write_text(json.dumps({"services": {"api": {"environment": {"OIDC_DEV_KEY": key}}}}))
-    return path
+def write_dev_key(bake: Bake) -> None:
+    """The README's token command, run on the host: its first run writes the development key
+    into .env, which compose passes to the containers (auth=oidc)."""
+    module = bake.path.name.replace("-", "_")
+    command = [uv_binary(), "run", "--locked", "python", "-m", f"{module}.auth.dev_token"]
+    minted = run([*command, "--scope", "items:read"], cwd=bake.path, env=bake.env, timeout=300)
+    assert minted.stdout.strip().count(".") == 2, minted.stdout  # a JWT
+    assert "OIDC_DEV_KEY" in bake.secrets()
 
 
 def check_migrations_run_once_and_exit_zero(stack: Stack) -> None:

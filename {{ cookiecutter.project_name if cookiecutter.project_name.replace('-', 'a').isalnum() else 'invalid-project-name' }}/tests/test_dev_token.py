@@ -73,3 +73,16 @@ def test_production_refuses_the_dev_key_and_an_incomplete_identity() -> None:
     assert "OIDC_ISSUER must be set to the identity provider's https:// URL" in message
     assert "OIDC_AUDIENCE must name this service's audience" in message
     assert "OIDC_DEV_KEY is set" in message
+
+
+@pytest.mark.usefixtures("project")
+def test_an_empty_dev_key_is_no_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What compose passes when `.env` holds no key: production starts, nothing is trusted."""
+    monkeypatch.setenv("OIDC_DEV_KEY", "")
+    production = Settings(
+        environment="production",
+        oidc_issuer="https://idp.example",
+        oidc_audience="billing",
+        database_url="postgresql+asyncpg://app@db.internal/app",
+    )
+    assert production.oidc_dev_key is None

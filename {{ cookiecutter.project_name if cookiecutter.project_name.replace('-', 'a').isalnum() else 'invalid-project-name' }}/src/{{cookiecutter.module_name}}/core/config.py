@@ -159,6 +159,12 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
+    @field_validator("oidc_dev_key", mode="before")
+    @classmethod
+    def unset_when_empty(cls, value: object) -> object:
+        """Compose passes `OIDC_DEV_KEY=` when .env has no key: that is no key."""
+        return None if value == "" else value
+
     @field_validator("oidc_algorithms")
     @classmethod
     def asymmetric_algorithms_only(cls, value: list[str]) -> list[str]:
