@@ -9,73 +9,15 @@ copy of a baked project, and then every gate must pass: the guide cannot drift f
 from __future__ import annotations
 
 import re
-import shlex
-import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from tests.bake import NAMED, Baked, combination_params
+from tests.guide import copy_of, follow, steps
 from tools.database import throwaway_database
 
 EXAMPLE = [NAMED["service"]]
-SECTION = re.compile(r"^## Adding a resource\n(?P<body>.*?)(?=^## |\Z)", re.DOTALL | re.MULTILINE)
-
-
-def section_pattern(title: str) -> re.Pattern[str]:
-    heading = rf"^## {re.escape(title)}\n(?P<body>.*?)(?=^## |\Z)"
-    return re.compile(heading, re.DOTALL | re.MULTILINE)
-
-
-BLOCK = re.compile(r"^```(?P<lang>\w*)\n(?P<code>.*?)^```$", re.DOTALL | re.MULTILINE)
-INSTRUCTION = re.compile(
-    r"(?:Create `(?P<create>[^`]+)`"
-    r"|In `(?P<path>[^`]+)`, (?:after the line `(?P<after>[^`]+)`, add"
-    r"|replace the line `(?P<replace>[^`]+)` with)"
-    r"|(?P<run>Run)):$"
-)
-
-
-@dataclass(frozen=True)
-class Step:
-    instruction: re.Match[str]
-    code: str
-
-
-def steps(readme: str, title: str = "Adding a resource") -> list[Step]:
-    pattern = SECTION if title == "Adding a resource" else section_pattern(title)
-    section = pattern.search(readme)
-    assert section, f"the baked README has no '## {title}' section"
-    body = section["body"]
-    found, prose_start = [], 0
-    for block in BLOCK.finditer(body):
-        prose = " ".join(body[prose_start : block.start()].split())
-        prose_start = block.end()
-        instruction = INSTRUCTION.search(prose)
-        assert instruction, f"no step before this code block: {prose[-120:]!r}"
-        found.append(Step(instruction, block["code"]))
-    return found
-
-
-def replace_line(path: Path, anchor: str, new: str, keep_anchor: bool) -> None:
-    lines = path.read_text().splitlines(keepends=True)
-    matches = [i for i, line in enumerate(lines) if line.strip() == anchor.strip()]
-    assert len(matches) == 1, f"{path.name}: the line {anchor!r} occurs {len(matches)} times"
-    index = matches[0]
-    lines[index : index + 1] = [lines[index], new] if keep_anchor else [new]
-    path.write_text("".join(lines))
-
-
-def run_commands(project: Baked, code: str) -> None:
-    for line in code.splitlines():
-        command = line.split("#", 1)[0].strip()
-        if not command:
-            continue
-        args = shlex.split(command)
-        assert args[0] == "uv", f"the guide runs {command!r}; this test knows only uv commands"
-        result = project.uv(*args[1:])
-        assert result.returncode == 0, f"{command} failed:\n{result.stdout}\n{result.stderr}"
 
 
 def newest_migration(project: Path) -> Path:
@@ -84,39 +26,28 @@ def newest_migration(project: Path) -> Path:
 
 @pytest.mark.parametrize("baked", combination_params(EXAMPLE), indirect=True)
 def test_the_readme_adds_a_resource_and_every_gate_passes(baked: Baked, tmp_path: Path) -> None:
-    copy = tmp_path / baked.path.name
-    shutil.copytree(
-        baked.path,
-        copy,
-        ignore=shutil.ignore_patterns(".venv", "__pycache__", ".mypy_cache", ".ruff_cache"),
-    )
-    guide = steps((copy / "README.md").read_text())
-    assert [s.instruction["run"] for s in guide].count("Run") == 2  # migration, then the gates
+    copy = copy_of(baked, tmp_path)
+    guide = steps((copy / "README.md").read_text(), "Adding a resource")
+    assert [s.kind for s in guide].count("run") == 2  # migration, then the gates
+
+    def review(code: str) -> None:
+        """The "review" step after the autogenerate command, as a reader would."""
+        if "--autogenerate" not in code:
+            return
+        migration = newest_migration(copy).read_text()
+        assert 'op.create_table(\n        "orders"' in migration, migration
+        assert 'sa.ForeignKeyConstraint(["item_id"], ["items.id"]' in migration
+        assert "op.create_index(" in migration
+        # The status as text with a CHECK: no PostgreSQL type left by a downgrade.
+        assert "native_enum=False" in migration
+        assert "create_constraint=True" in migration
+        assert 'sa.UniqueConstraint("reference"' in migration
+
     with throwaway_database() as url:
         project = Baked(copy, baked.context, {**baked.env, "DATABASE_URL": url})
         sync = project.uv("sync", "--locked")
         assert sync.returncode == 0, sync.stderr
-        for step in guide:
-            found = step.instruction
-            if found["create"]:
-                target = copy / found["create"]
-                assert not target.exists(), f"the guide creates {target.name}, which exists"
-                target.write_text(step.code)
-            elif found["after"]:
-                replace_line(copy / found["path"], found["after"], step.code, keep_anchor=True)
-            elif found["replace"]:
-                replace_line(copy / found["path"], found["replace"], step.code, keep_anchor=False)
-            else:
-                run_commands(project, step.code)
-                if "--autogenerate" in step.code:  # the "review" step, as a reader would
-                    migration = newest_migration(copy).read_text()
-                    assert 'op.create_table(\n        "orders"' in migration, migration
-                    assert 'sa.ForeignKeyConstraint(["item_id"], ["items.id"]' in migration
-                    assert "op.create_index(" in migration
-                    # The status as text with a CHECK: no PostgreSQL type left by a downgrade.
-                    assert "native_enum=False" in migration
-                    assert "create_constraint=True" in migration
-                    assert 'sa.UniqueConstraint("reference"' in migration
+        follow(project, guide, after_run=review)
         # The gates above ran the whole suite; this proves the guide's own tests were in it.
         orders = project.uv("run", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_orders.py")
     assert orders.returncode == 0, orders.stdout

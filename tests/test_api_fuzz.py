@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -18,6 +15,7 @@ import pytest
 
 from tests.bake import MATRIX, Baked, bakes_where, combination_params, free_port
 from tests.dev_tokens import dev_key_env, dev_token, has_auth
+from tests.processes import stop, wait_until_answers
 from tools.database import throwaway_database
 
 
@@ -55,24 +53,10 @@ def served(baked: Baked, tmp_path) -> Iterator[Served]:
             )
         base = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
-                try:
-                    with urllib.request.urlopen(f"{base}/readyz", timeout=2) as answer:  # noqa: S310
-                        if answer.status == 200:
-                            break
-                except OSError:
-                    time.sleep(0.2)
-            else:
-                pytest.fail(f"the server was not ready within 30 s:\n{log.read_text()}")
+            wait_until_answers(f"{base}/readyz", server, log, seconds=30)
             yield Served(base, token)
         finally:
-            server.send_signal(signal.SIGTERM)
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait(timeout=10)
+            stop(server, grace=20)
 
 
 # Idempotency-Key (baked record 0026): a fuzzer sends a few key values again and again, so some

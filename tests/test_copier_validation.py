@@ -1,40 +1,45 @@
-"""copier tier: the hostile inputs the hooks tier feeds cookiecutter are refused by `copier copy`
-with the hook's own line for that variable, and nothing is written.
+"""copier tier: the hostile inputs the hooks tier feeds cookiecutter are refused by Copier with
+the hook's own line for that variable, and nothing is written.
+
+Every hostile value goes through Copier's Python API (`copier.run_copy`, on the committed files
+without git history, so no clone per value: milliseconds each) against cookiecutter's line for
+it; the first of each variable also goes through the `copier copy` CLI a user types.
 
 Copier's validators stop at the first bad answer, in question order (cookiecutter.json's order,
 the hook's too), so the line compared is the first one of cookiecutter's message. Values holding
-Jinja markers are left out: cookiecutter renders a typed value as a template before the hook sees
-it (its message says so), Copier takes it as typed, so the two messages differ on purpose.
+Jinja markers or a carriage return are left out: cookiecutter renders a typed value as a template
+before the hook sees it (Jinja also turns \r into \n; its message says so), Copier takes it as
+typed, so the two messages differ on purpose.
 """
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
 from pathlib import Path
 
+import copier
 import pytest
+from cookiecutter.exceptions import FailedHookException
+from cookiecutter.main import cookiecutter
 
 from tests.copier_drill import clone_at_head, copier_copy
 from tests.cruft_drill import RENDER_ONLY, attempt, drill_env
 from tests.test_pre_gen_validation import HOSTILE
 from tools.machine import tool
 
-JINJA_MARKERS = ("{{", "{%", "{#")
+RENDERED = ("{{", "{%", "{#", "\r")  # what cookiecutter's render changes in a typed value
 
 
-def sample() -> list:
-    """The first, middle and last hostile value of each variable (each Copier run takes seconds),
-    without Jinja markers."""
-    by_name: dict[str, list] = {}
-    for case in HOSTILE:
-        name, value = case.values
-        if not any(marker in value for marker in JINJA_MARKERS):
-            by_name.setdefault(name, []).append(case)
-    chosen = []
-    for cases in by_name.values():
-        picks = {0: cases[0], len(cases) // 2: cases[len(cases) // 2], -1: cases[-1]}
-        chosen += list(dict.fromkeys(picks.values()))
-    return chosen
+def without_jinja() -> list:
+    """The values that cookiecutter's render leaves as typed."""
+    return [case for case in HOSTILE if not any(mark in case.values[1] for mark in RENDERED)]
+
+
+def first_of_each_variable() -> list:
+    """For the CLI, which takes seconds a run: each variable's first hostile value."""
+    return list({case.values[0]: case for case in reversed(without_jinja())}.values())[::-1]
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +74,7 @@ def assert_no_template_frame(output: str, template: Path) -> None:
 DERIVED = pytest.param("project_name", "json", id="module_name-derived-stdlib")
 
 
-@pytest.mark.parametrize(("name", "value"), [*sample(), DERIVED])
+@pytest.mark.parametrize(("name", "value"), [*first_of_each_variable(), DERIVED])
 def test_hostile_value_is_refused_with_the_hooks_line(
     template: Path, tmp_path: Path, name: str, value: str
 ) -> None:
@@ -105,3 +110,61 @@ def test_a_bad_mode_fails_the_task_and_copier_deletes_the_fresh_project(
     assert result.returncode != 0
     assert "FASTAPI_TEMPLATE_MODE = 'fast': (environment variable) must be one of" in result.stderr
     assert left_behind(out) == []
+
+
+@pytest.fixture(scope="module")
+def committed_files(template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The clone's files without .git: the committed tree, which Copier reads in place."""
+    files = tmp_path_factory.mktemp("copier-committed") / "template"
+    shutil.copytree(template, files, ignore=shutil.ignore_patterns(".git"))
+    return files
+
+
+def cookiecutter_line_in_process(
+    template: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str], name: str, value: str
+) -> str:
+    out, home = tmp_path / "cookiecutter-out", tmp_path / "cookiecutter-home"
+    out.mkdir()
+    home.mkdir()
+    config = home / "config.yaml"  # replay files stay out of the real home directory
+    config.write_text(json.dumps({"replay_dir": str(home / "replay")}), encoding="utf-8")
+    with pytest.raises(FailedHookException):
+        cookiecutter(
+            str(template),
+            no_input=True,
+            extra_context={name: value},
+            output_dir=str(out),
+            config_file=str(config),
+        )
+    assert left_behind(out) == []
+    message = capfd.readouterr().err.split("Cannot generate the project:", 1)[1]
+    return message.split("\n  - ", 1)[1].split("\n", 1)[0]
+
+
+@pytest.mark.parametrize(("name", "value"), without_jinja())
+def test_every_hostile_value_gets_the_hooks_line_from_copier_and_nothing_is_written(
+    committed_files: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+    name: str,
+    value: str,
+) -> None:
+    monkeypatch.setenv("FASTAPI_TEMPLATE_MODE", "render-only")
+    monkeypatch.chdir(tmp_path)
+    expected = cookiecutter_line_in_process(committed_files, tmp_path, capfd, name, value)
+    out = tmp_path / "copier-out"
+    out.mkdir()
+    with pytest.raises(ValueError, match=r"^Validation error for question") as refused:
+        copier.run_copy(
+            str(committed_files),
+            str(out / "my-service"),
+            data={name: value},
+            defaults=True,
+            unsafe=True,  # what --trust allows: the extension
+            quiet=True,
+        )
+    first = expected.split(" = ", 1)[0]
+    assert str(refused.value) == f"Validation error for question '{first}': {expected}"
+    assert left_behind(out) == []
+    assert not [*tmp_path.rglob("pwned*"), *committed_files.rglob("pwned*")], "a value ran"

@@ -13,9 +13,6 @@ tests run in file order on one instance and one server: each leaves the database
 from __future__ import annotations
 
 import json
-import os
-import secrets
-import signal
 import subprocess
 import threading
 import time
@@ -29,14 +26,15 @@ import pytest
 
 from tests.bake import NAMED, Baked, combination_params, free_port
 from tests.dev_tokens import dev_key_env, dev_token, has_auth
-from tools.private_postgres import PrivatePostgres, available, private_postgres
+from tests.fault_drill import migrated_private_database
+from tests.processes import stop, wait_until_answers
+from tools.private_postgres import PrivatePostgres
 
 pytestmark = pytest.mark.parametrize("baked", combination_params([NAMED["local"]]), indirect=True)
 
 ROLE = "drill_app"
 DATABASE = "drill"
 # Set by .ci/run: a machine without the server binaries fails the tier instead of skipping it.
-REQUIRED = "FASTAPI_TEMPLATE_REQUIRE_POSTGRES_BINARIES"
 # The bounds, small so that the tier stays short.
 LOCK_TIMEOUT_SECONDS = 1
 STATEMENT_TIMEOUT_SECONDS = 3
@@ -198,33 +196,20 @@ def served(baked: Baked, env: dict[str, str], log: Path) -> subprocess.Popen[byt
 
 @pytest.fixture(scope="module")
 def drill(baked: Baked, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Drill]:
-    reason = available()
-    if reason and (os.environ.get("CI") or os.environ.get(REQUIRED) == "1"):
-        pytest.fail(f"the faults tier must run here ({REQUIRED}=1 or CI): {reason}")
-    if reason:
-        pytest.skip(reason)
-    password = secrets.token_hex(12)
-    with private_postgres() as postgres:
-        postgres.psql(f"CREATE ROLE {ROLE} LOGIN PASSWORD '{password}'")
-        postgres.psql(f"CREATE DATABASE {DATABASE} OWNER {ROLE}")
-        postgres.psql(f"ALTER DATABASE {DATABASE} SET lock_timeout = '{LOCK_TIMEOUT_SECONDS}s'")
-        postgres.psql(
-            f"ALTER DATABASE {DATABASE} SET statement_timeout = '{STATEMENT_TIMEOUT_SECONDS}s'"
-        )
-        port = free_port()
-        env = {
-            **baked.env,
-            **SETTINGS,
-            "PORT": str(port),
-            "DATABASE_URL": postgres.url(ROLE, password, DATABASE),
-            # With auth=oidc: development, where the service trusts development tokens (the
-            # production guard refuses their key); the drill sets the log format itself.
-            **dev_key_env(baked),
-        }
-        migrated = Baked(baked.path, baked.context, env).uv(
-            "run", "--locked", "alembic", "upgrade", "head"
-        )
-        assert migrated.returncode == 0, migrated.stderr
+    port = free_port()
+    settings = {
+        **SETTINGS,
+        "PORT": str(port),
+        # With auth=oidc: development, where the service trusts development tokens (the
+        # production guard refuses their key); the drill sets the log format itself.
+        **dev_key_env(baked),
+    }
+    on_the_database = {  # as behind PgBouncer (SETTINGS)
+        "lock_timeout": f"{LOCK_TIMEOUT_SECONDS}s",
+        "statement_timeout": f"{STATEMENT_TIMEOUT_SECONDS}s",
+    }
+    private = migrated_private_database(baked, ROLE, DATABASE, settings, on_the_database)
+    with private as (postgres, env):
         postgres.psql(SLOW_INSERTS, DATABASE)
         log = tmp_path_factory.mktemp("faults") / "server.log"
         server = served(baked, env, log)
@@ -233,22 +218,13 @@ def drill(baked: Baked, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dr
         drill = Drill(f"http://127.0.0.1:{port}", postgres, baked, log, bearer)
         writer = Writer(drill)
         try:
-            deadline = time.monotonic() + 60
-            while call(drill.base, "GET", "/readyz", timeout=5).status != 200:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    pytest.fail(f"the server was not ready within 60 s:\n{log.read_text()}")
-                time.sleep(0.2)
+            wait_until_answers(f"{drill.base}/readyz", server, log, seconds=60)
             writer.start()
             yield drill
         finally:
             writer.stop.set()
             writer.join(timeout=60)
-            server.send_signal(signal.SIGTERM)
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait(timeout=10)
+            stop(server)
 
 
 def test_a_lock_held_past_lock_timeout_answers_database_busy(drill: Drill) -> None:

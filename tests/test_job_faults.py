@@ -12,8 +12,6 @@ item's row lock, so the job's UPDATE waits (the worker's statement and lock time
 from __future__ import annotations
 
 import json
-import os
-import secrets
 import signal
 import subprocess
 import time
@@ -24,13 +22,14 @@ from pathlib import Path
 import pytest
 
 from tests.bake import NAMED, Baked, combination_params, free_port
-from tools.private_postgres import PrivatePostgres, available, private_postgres
+from tests.fault_drill import migrated_private_database
+from tests.processes import stop
+from tools.private_postgres import PrivatePostgres
 
 pytestmark = pytest.mark.parametrize("baked", combination_params([NAMED["local"]]), indirect=True)
 
 ROLE = "jobs_app"
 DATABASE = "jobs_drill"
-REQUIRED = "FASTAPI_TEMPLATE_REQUIRE_POSTGRES_BINARIES"
 LEASE_SECONDS = 2
 POLL_SECONDS = 0.5
 SETTINGS = {
@@ -97,32 +96,9 @@ class JobsDrill:
         return time.monotonic() - started
 
 
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-
-
 @pytest.fixture(scope="module")
 def drill(baked: Baked, tmp_path_factory: pytest.TempPathFactory) -> Iterator[JobsDrill]:
-    reason = available()
-    if reason and (os.environ.get("CI") or os.environ.get(REQUIRED) == "1"):
-        pytest.fail(f"the faults tier must run here ({REQUIRED}=1 or CI): {reason}")
-    if reason:
-        pytest.skip(reason)
-    password = secrets.token_hex(12)
-    with private_postgres() as postgres:
-        postgres.psql(f"CREATE ROLE {ROLE} LOGIN PASSWORD '{password}'")
-        postgres.psql(f"CREATE DATABASE {DATABASE} OWNER {ROLE}")
-        env = {**baked.env, **SETTINGS, "DATABASE_URL": postgres.url(ROLE, password, DATABASE)}
-        migrated = Baked(baked.path, baked.context, env).uv(
-            "run", "--locked", "alembic", "upgrade", "head"
-        )
-        assert migrated.returncode == 0, migrated.stderr
+    with migrated_private_database(baked, ROLE, DATABASE, SETTINGS) as (postgres, env):
         yield JobsDrill(postgres, baked, env, tmp_path_factory.mktemp("job-faults"))
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +18,7 @@ import pytest
 from tests.bake import Baked, combination_params, free_port
 from tests.dev_tokens import dev_token, has_auth
 from tests.matrix import named_where
+from tests.processes import stop, wait_until_answers
 from tests.test_telemetry import (
     CALLER_TRACE_ID,
     SERVER_KIND,
@@ -54,24 +54,10 @@ def worker(baked: Baked, env: dict[str, str], log: Path) -> Iterator[subprocess.
             stderr=subprocess.STDOUT,
         )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    pytest.fail(f"the worker did not start within 30 s:\n{log.read_text()}")
-                time.sleep(0.2)
+        wait_until_answers(f"http://127.0.0.1:{port}/healthz", process, log, seconds=30)
         yield process
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+        stop(process)
 
 
 def create_item(base: str, token: str) -> int:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import fcntl
 import json
-import signal
 import subprocess
 import time
 import urllib.error
@@ -21,6 +20,7 @@ import pytest
 
 from tests.bake import Baked, free_port
 from tests.dev_tokens import dev_key_env, dev_token, has_auth
+from tests.processes import stop, wait_until_answers
 from tools.database import throwaway_database
 from tools.otlp_receiver import Receiver, attributes, otlp_receiver
 
@@ -54,20 +54,9 @@ class Service:
         except urllib.error.HTTPError as error:
             return int(error.code)
 
-    def get_or_none(self, path: str) -> int | None:
-        try:
-            return self.get(path)
-        except OSError:
-            return None
-
     def stop(self) -> list[dict]:
         """SIGTERM (the providers flush on shutdown), then the JSON lines it wrote."""
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
+        stop(self.process)
         lines = []
         for line in self.log.read_text().splitlines():
             try:
@@ -109,11 +98,7 @@ def service(baked: Baked, env: dict[str, str], command: str, log: Path) -> Itera
         )
     running = Service(f"http://127.0.0.1:{port}", log, process)
     try:
-        deadline = time.monotonic() + 30
-        while running.get_or_none("/healthz") != 200:
-            if time.monotonic() > deadline or process.poll() is not None:
-                pytest.fail(f"{command} did not start within 30 s:\n{log.read_text()}")
-            time.sleep(0.2)
+        wait_until_answers(f"{running.base}/healthz", process, log, seconds=30)
         yield running
     finally:
         if process.poll() is None:
