@@ -13,6 +13,7 @@ from tests.matrix import NAMED as NAMED
 from tests.matrix import PYTHON_VERSIONS as PYTHON_VERSIONS
 from tests.matrix import bakes_where as bakes_where
 from tests.matrix import combination_id as combination_id
+from tests.matrix import named_once_per as named_once_per
 from tests.matrix import named_where as named_where
 from tools.commands import attempt
 

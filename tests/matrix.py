@@ -106,5 +106,14 @@ def named_where(**values: str) -> list[Bake]:
     return [bake for bake in NAMED.values() if values.items() <= bake.items()]
 
 
+def named_once_per(*options: str) -> list[Bake]:
+    """The first named bake of each set of values of `options`: a slow tier whose subject only
+    those options change (telemetry, the API's surface) runs once per variant, not per bake."""
+    chosen: dict[tuple[str, ...], Bake] = {}
+    for bake in NAMED.values():
+        chosen.setdefault(tuple(bake[name] for name in options), bake)
+    return list(chosen.values())
+
+
 def combination_id(context: Bake) -> str:
     return "-".join(OPTIONS[name][context[name]] for name in OPTIONS)

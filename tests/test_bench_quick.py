@@ -31,6 +31,8 @@ FIGURES = (
     r"^  get-by-id  FastAPI \+ raw asyncpg \(same framework\) ",
     r"^  get-by-id  FastAPI \+ AsyncSession.get \(textbook\) ",
     r"^  get-by-id  baked service .*x FastAPI \+ asyncpg",
+    r"^  get-by-id  baked service, auth=oidc, RS256 token .*x auth=none",
+    r"^  get-by-id  baked service, auth=oidc, ES256 token .*x auth=none",
     r"^  get-by-id  baked service, telemetry exporting .*x telemetry off",
     r"^  get-by-id  baked service, bounds off .*bounds on .*x off",
     r"^  POST /items baked service ",
@@ -48,9 +50,10 @@ FIGURES = (
     r"^  image size ",
     r"^  rebuild after a source-only change ",
 )
-# render-only, warm time-to-green, /healthz, get-by-id, get-by-id with telemetry, the database
-# bounds on get-by-id and on POST, POST with its job enqueued, two tails, cold start
-TARGETS = 11
+# render-only, warm time-to-green, /healthz, get-by-id, get-by-id with an RS256 token, get-by-id
+# with telemetry, the database bounds on get-by-id and on POST, POST with its job enqueued, two
+# tails, cold start
+TARGETS = 12
 
 
 def test_quick_benchmark_prints_every_figure() -> None:

@@ -6,7 +6,15 @@ import itertools
 import json
 
 from tests.hook_modules import hook
-from tests.matrix import ALL_COMBINATIONS, MATRIX, NAMED, OPTIONS, PYTHON_VERSIONS, combination_id
+from tests.matrix import (
+    ALL_COMBINATIONS,
+    MATRIX,
+    NAMED,
+    OPTIONS,
+    PYTHON_VERSIONS,
+    combination_id,
+    named_once_per,
+)
 from tools.machine import TEMPLATE_DIR
 
 # Inputs that take any text, and kubernetes, whose default follows no_docker (its own
@@ -55,3 +63,12 @@ def test_bakes_are_distinct_named_first_and_fewer_than_every_combination() -> No
     assert len(MATRIX) < len(ALL_COMBINATIONS) or len(OPTIONS) <= 2
     assert all(set(bake) == set(OPTIONS) for bake in MATRIX)
     assert all(bake[name] in OPTIONS[name] for bake in MATRIX for name in bake)
+
+
+def test_named_once_per_takes_each_variant_of_the_options_once_from_the_named_bakes() -> None:
+    chosen = named_once_per("include_example", "auth")
+    assert chosen[0] == NAMED["service"]
+    assert all(bake in NAMED.values() for bake in chosen)
+    variants = [(bake["include_example"], bake["auth"]) for bake in chosen]
+    named_variants = {(bake["include_example"], bake["auth"]) for bake in NAMED.values()}
+    assert len(variants) == len(set(variants)) == len(named_variants)

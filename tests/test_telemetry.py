@@ -1,6 +1,7 @@
 """Telemetry tier: the baked service, run as `uvicorn <module>.main:app` and as the production
 serve command, exports real OTLP/HTTP payloads to a receiver in the test when the standard OTEL_*
-variables say so, and sends nothing otherwise. Every combination, both commands."""
+variables say so, and sends nothing otherwise. Once per variant of the example and auth, both
+commands."""
 
 from __future__ import annotations
 
@@ -18,12 +19,16 @@ from typing import IO
 
 import pytest
 
-from tests.bake import Baked, free_port
+from tests.bake import Baked, combination_params, free_port, named_once_per
 from tests.dev_tokens import dev_key_env, dev_token, has_auth
 from tests.processes import stop, wait_until_answers
 from tools.database import throwaway_database
 from tools.otlp_receiver import Receiver, attributes, otlp_receiver
 
+# What the spans hold changes with the example (database spans) and auth (the caller).
+pytestmark = pytest.mark.parametrize(
+    "baked", combination_params(named_once_per("include_example", "auth")), indirect=True
+)
 COMMANDS = ("uvicorn", "serve")
 # A caller's W3C trace context: the service's server span must continue this trace.
 CALLER_TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"

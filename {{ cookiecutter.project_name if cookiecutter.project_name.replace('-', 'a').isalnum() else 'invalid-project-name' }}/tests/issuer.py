@@ -119,7 +119,9 @@ class Issuer:
 
         server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{server.server_address[1]}"
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        # shutdown() waits for the loop to look up, once per poll interval (0.5 s by default).
+        serve = {"poll_interval": 0.05}
+        thread = threading.Thread(target=server.serve_forever, kwargs=serve, daemon=True)
         thread.start()
         try:
             yield self
