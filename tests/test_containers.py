@@ -1,7 +1,8 @@
 """Containers tier: the image built and the compose stack brought up on a real engine.
 
-A project is baked through the cookiecutter CLI with the post-gen hook in charge
-(FASTAPI_TEMPLATE_MODE=auto, strict), so the hook's production-default checklist runs for real:
+A project is baked with the post-gen hook in charge (FASTAPI_TEMPLATE_MODE=auto, strict), through
+the cookiecutter CLI, or for the second variant through `copier copy` (its tasks run the same
+hooks), so the hook's production-default checklist runs for real under both tools:
 docker build, compose up --build --wait, compose ps, the smoke request and the tear-down. Then a
 compose project of the test's own shows what the report cannot: migrations exit 0, both health
 checks turn healthy, the API answers through the compose network as a non-root user, the image
@@ -22,7 +23,6 @@ import contextlib
 import json
 import os
 import re
-import shutil
 import subprocess
 import time
 import urllib.error
@@ -59,9 +59,12 @@ from tools.container_engine import (
     remove_images,
     run,
 )
+from tools.machine import tool
 
 # The named bakes with the image and the example: the default bake on each supported Python.
 VARIANTS = named_where(no_docker="no", include_example="yes")
+# The tool each variant is baked with: the second is Copier's production-default bake.
+BAKED_WITH = {combination_id(VARIANTS[0]): "cookiecutter", combination_id(VARIANTS[1]): "copier"}
 PROJECT_NAME = "my-service"  # cookiecutter.json's default, which the variants keep
 pytestmark = pytest.mark.xdist_group("containers")
 
@@ -143,7 +146,7 @@ def render_only(tmp_path: Path, context: dict[str, str]) -> Path:
     env["FASTAPI_TEMPLATE_MODE"] = "render-only"
     out = tmp_path / "render"
     result = run(
-        [cookiecutter(), "--no-input", "-o", str(out), str(TEMPLATE_DIR), *pairs(context)],
+        [tool("cookiecutter"), "--no-input", "-o", str(out), str(TEMPLATE_DIR), *answers(context)],
         env=env,
         timeout=300,
         check=False,
@@ -152,14 +155,20 @@ def render_only(tmp_path: Path, context: dict[str, str]) -> Path:
     return out / PROJECT_NAME
 
 
-def cookiecutter() -> str:
-    found = shutil.which("cookiecutter")
-    assert found, "cookiecutter is not on PATH: run the tests with `uv run pytest`"
-    return found
-
-
-def pairs(context: dict[str, str]) -> list[str]:
+def answers(context: dict[str, str]) -> list[str]:
     return [f"{key}={value}" for key, value in context.items()]
+
+
+def bake_command(context: dict[str, str], out: Path) -> list[str]:
+    """The CLI a user types, with every answer given. Each keeps a project whose strict hook
+    failed (a gate unrelated to containers, say), so the checks of the stack still tell their own
+    story; the checklist subtest fails on the report either way."""
+    if BAKED_WITH[combination_id(context)] == "copier":
+        data = [arg for answer in answers(context) for arg in ("--data", answer)]
+        copy = ["copy", "--trust", "--defaults", "--no-cleanup", "--vcs-ref", "HEAD", *data]
+        return [tool("copier"), *copy, str(TEMPLATE_DIR), str(out / PROJECT_NAME)]
+    keep = ["--no-input", "--keep-project-on-failure", "-o", str(out)]
+    return [tool("cookiecutter"), *keep, str(TEMPLATE_DIR), *answers(context)]
 
 
 # ---------------------------------------------------------------- the bake, hook in charge
@@ -181,10 +190,10 @@ class Bake:
         return {step["name"]: step for step in self.report["steps"]}
 
     def require_project(self) -> None:
-        """Without --keep-project-on-failure, strict mode would have the project deleted."""
+        """Without --keep-project-on-failure (--no-cleanup), strict mode deletes the project."""
         if not self.path.is_dir():
             failed = [name for name, step in self.steps.items() if step["status"] == "failed"]
-            pytest.fail(f"no baked project: the hook failed {failed} and cookiecutter removed it")
+            pytest.fail(f"no baked project: the hook failed {failed} and the tool removed it")
 
     def secrets(self) -> dict[str, str]:
         values = {}
@@ -225,13 +234,14 @@ def baked_by_the_hook(
         }
     )
     out = tmp / "out"
-    # Kept when the strict hook fails (a gate unrelated to containers, say), so the checks of the
-    # stack still tell their own story; the checklist subtest fails on the report either way.
-    command = [cookiecutter(), "--no-input", "--keep-project-on-failure", "-o", str(out),
-               str(TEMPLATE_DIR), *pairs(context)]  # fmt: skip
+    out.mkdir()
+    command = bake_command(context, out)
     report: dict = {"steps": []}
     try:
-        with timed(variant, "bake: cookiecutter + post-gen hook (all)"), HealthcheckPump(engine):
+        with (
+            timed(variant, f"bake: {BAKED_WITH[variant]} + post-gen hook (all)"),
+            HealthcheckPump(engine),
+        ):
             result = run(command, env=env, timeout=1800, check=False)
         assert report_path.is_file(), f"the hook wrote no report\n{shown(result)}"
         report = json.loads(report_path.read_text(encoding="utf-8"))
