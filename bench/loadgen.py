@@ -100,6 +100,7 @@ def run(
     server_pid: int | None = None,
     script: Path | None = None,
     env: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> Load:
     command = [
         wrk_binary(),
@@ -109,6 +110,8 @@ def run(
         f"--timeout={TIMEOUT}",
         "--latency",
     ]
+    for name, value in (headers or {}).items():
+        command += ["-H", f"{name}: {value}"]
     if script is not None:
         command += ["-s", str(script)]
     command.append(url)

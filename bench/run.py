@@ -22,7 +22,10 @@ Figures:
   and POST /items of the baked service with its database bounds (record 0023) against the same
   service with them off; POST /items with a new Idempotency-Key per request against without one
   (record 0026); POST /items of the same service baked with background_jobs=yes (the example job
-  enqueued in the request's transaction) against background_jobs=no; requests/s, p50, p99, and
+  enqueued in the request's transaction) against background_jobs=no; get-by-id of the same
+  service baked with auth=oidc, each request with an RS256 or an ES256 bearer token that it
+  verifies (keys from the bake's own test issuer on loopback, bench/issuer.py), against
+  auth=none; requests/s, p50, p99, and
   the server process's CPU time per request; cold start to the first 200;
 - worker (background_jobs=yes): jobs per second of `python -m MODULE.worker` draining a batch of
   the example job, against the same claim/work/delete SQL cycle on raw asyncpg (bench/jobs.py);
@@ -34,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 import platform
@@ -48,7 +52,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench import bakes, container, database, jobs, loadgen, servers
+from bench import bakes, container, database, issuer, jobs, loadgen, servers
 from tools import container_engine
 from tools.database import throwaway_database
 from tools.machine import TEMPLATE_DIR, project_env
@@ -61,8 +65,8 @@ ITEMS_SCRIPT = APPS_DIR / "items.lua"
 CREATE_SCRIPT = APPS_DIR / "create_item.lua"
 CREATE_KEYED_SCRIPT = APPS_DIR / "create_item_keyed.lua"
 ROWS = 1000
-# auth=none: these figures compare the service with itself on other axes; an authenticated
-# get-by-id against auth=none is still to add (issue 21).
+# auth=none: these figures compare the service with itself on other axes; the authenticated
+# rows bake AUTH_CONTEXT and compare it with this one.
 CONTEXT = {
     "project_name": "bench-service",
     "include_example": "yes",
@@ -72,6 +76,8 @@ CONTEXT = {
 }
 # The same service with background jobs: POST /items enqueues the example job; and its worker.
 JOBS_CONTEXT = {**CONTEXT, "background_jobs": "yes"}
+# The same service with auth=oidc: every get-by-id carries a bearer token it verifies.
+AUTH_CONTEXT = {**CONTEXT, "auth": "oidc"}
 MODULE = "bench_service"
 VERSIONS = ("fastapi", "starlette", "sqlalchemy", "asyncpg", "pydantic", "uvicorn", "uvloop")
 
@@ -89,6 +95,8 @@ TEXTBOOK = "FastAPI + AsyncSession.get (textbook)"
 BAKED_OTEL = "baked service, telemetry exporting"
 BAKED_UNBOUNDED = "baked service, bounds off"
 BAKED_JOBS = "baked service, background_jobs=yes"
+BAKED_RS256 = "baked service, auth=oidc, RS256 token"
+BAKED_ES256 = "baked service, auth=oidc, ES256 token"
 # Every database bound of record 0023 switched off, through the settings a team would use.
 BOUNDS_OFF = (
     ("DB_STATEMENT_TIMEOUT_SECONDS", "0"),
@@ -106,6 +114,7 @@ TARGET_ITEMS = 0.7
 TARGET_TAIL = 3.0
 TARGET_TELEMETRY = 0.8  # telemetry on keeps at least this share of get-by-id throughput
 TARGET_BOUNDS = 0.95  # the database bounds cost at most 5% of get-by-id and POST throughput
+TARGET_AUTH = 0.9  # get-by-id with an RS256 token verified, against auth=none (issue 21)
 TARGET_ENQUEUE = 0.85  # POST /items with its job enqueued, against without (issue 22)
 TARGET_COLD_START = 1.0
 TARGET_RENDER = 1.0
@@ -132,6 +141,7 @@ class App:
     settings: tuple[tuple[str, str], ...] = ()  # the baked service's own, on top of the run's
     production_command: bool = False  # python -m MODULE.serve instead of the uvicorn command
     jobs: bool = False  # the background_jobs=yes bake, on its own database
+    auth: str = ""  # the auth=oidc bake, on its own database, tokens signed with this algorithm
 
 
 # In this order, forwards and backwards in turn: the baked service runs right after (or before)
@@ -141,6 +151,8 @@ APPS = (
     App(STARLETTE, "ref_starlette:app", (HEALTHZ, ITEMS)),
     App(FASTAPI_MIN, "ref_fastapi_min:app", (HEALTHZ,)),
     App(BAKED, f"{MODULE}.main:app", (HEALTHZ, ITEMS, CREATE, CREATE_KEYED), baked=True),
+    App(BAKED_RS256, f"{MODULE}.main:app", (ITEMS,), baked=True, auth="RS256"),
+    App(BAKED_ES256, f"{MODULE}.main:app", (ITEMS,), baked=True, auth="ES256"),
     App(BAKED_JOBS, f"{MODULE}.main:app", (CREATE,), baked=True, jobs=True),
     App(BAKED_SERVE, MODULE, (HEALTHZ, ITEMS), baked=True, production_command=True),
     App(BAKED_OTEL, f"{MODULE}.main:app", (HEALTHZ, ITEMS), baked=True, telemetry=True),
@@ -149,7 +161,17 @@ APPS = (
     App(TEXTBOOK, "ref_textbook:app", (ITEMS,)),
 )
 HEALTHZ_ROWS = (RAW_ASGI, STARLETTE, FASTAPI_MIN, BAKED, BAKED_SERVE, BAKED_OTEL)
-ITEMS_ROWS = (STARLETTE, FASTAPI_PG, TEXTBOOK, BAKED, BAKED_SERVE, BAKED_OTEL, BAKED_UNBOUNDED)
+ITEMS_ROWS = (
+    STARLETTE,
+    FASTAPI_PG,
+    TEXTBOOK,
+    BAKED,
+    BAKED_RS256,
+    BAKED_ES256,
+    BAKED_SERVE,
+    BAKED_OTEL,
+    BAKED_UNBOUNDED,
+)
 CREATE_ROWS = (BAKED, BAKED_UNBOUNDED, BAKED_JOBS)
 ITEMS_LABEL = {STARLETTE: STARLETTE_PG}
 
@@ -382,7 +404,13 @@ def server_env(database_url: str) -> dict[str, str]:
     return env
 
 
-def exercise(app: App, server: servers.Server, settings: Settings, samples: Samples) -> None:
+def exercise(
+    app: App,
+    server: servers.Server,
+    settings: Settings,
+    samples: Samples,
+    headers: dict[str, str],
+) -> None:
     """Check each path answers 200 (and keep the item's JSON), warm up, then measure."""
     for path in app.paths:
         if path in (CREATE, CREATE_KEYED):
@@ -390,7 +418,7 @@ def exercise(app: App, server: servers.Server, settings: Settings, samples: Samp
             expected = 201
         else:
             probe = "/items/1" if path == ITEMS else path
-            status, body = servers.get(server.port, probe)
+            status, body = servers.get(server.port, probe, headers)
             expected = 200
         if status != expected:
             raise RuntimeError(f"{app.name} answered {status} on {path}: {body[:200]!r}")
@@ -400,8 +428,9 @@ def exercise(app: App, server: servers.Server, settings: Settings, samples: Samp
         url = server.url("/" if path in (ITEMS, CREATE, CREATE_KEYED) else path)
         script = SCRIPTS.get(path)
         wrk_env = {**os.environ, "BENCH_ROWS": str(ROWS)}
-        loadgen.run(url, settings.warmup, script=script, env=wrk_env)
-        load = loadgen.run(url, settings.seconds, server_pid=server.pid, script=script, env=wrk_env)
+        wrk = functools.partial(loadgen.run, url, script=script, env=wrk_env, headers=headers)
+        wrk(settings.warmup)
+        load = wrk(settings.seconds, server_pid=server.pid)
         samples.loads.setdefault((app.name, path), []).append(load)
 
 
@@ -415,13 +444,17 @@ def migrated(project: Path, settings: Settings) -> Iterator[str]:
         yield url
 
 
-def measure_http(settings: Settings, project: Path, jobs_project: Path) -> Samples:
+def measure_http(
+    settings: Settings, project: Path, jobs_project: Path, auth_project: Path
+) -> Samples:
     samples = Samples()
     logs = settings.workdir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     with (
         migrated(project, settings) as url,
         migrated(jobs_project, settings) as jobs_url,
+        migrated(auth_project, settings) as auth_url,
+        issuer.running_issuer(auth_project, server_env(auth_url)) as idp,
         otlp_receiver() as receiver,
     ):
         # The SDK's defaults otherwise (batch size, 5 s span batches, 60 s metric exports).
@@ -431,10 +464,12 @@ def measure_http(settings: Settings, project: Path, jobs_project: Path) -> Sampl
         }
         for round_ in range(settings.rounds):
             for app in APPS if round_ % 2 == 0 else reversed(APPS):
-                app_project = jobs_project if app.jobs else project
+                app_project = jobs_project if app.jobs else auth_project if app.auth else project
                 python = str(app_project / ".venv" / "bin" / "python")
                 cwd = app_project if app.baked else APPS_DIR
-                env = server_env(jobs_url if app.jobs else url)
+                env = server_env(jobs_url if app.jobs else auth_url if app.auth else url)
+                if app.auth:
+                    env.update(idp.settings())
                 app_env = env
                 if app.baked:
                     app_env = {**env, **settings.service_env, **dict(app.settings)}
@@ -452,7 +487,8 @@ def measure_http(settings: Settings, project: Path, jobs_project: Path) -> Sampl
                     production_command=app.production_command,
                 ) as server:
                     samples.cold.setdefault(app.name, []).append(server.cold_start)
-                    exercise(app, server, settings, samples)
+                    headers = idp.headers(app.auth) if app.auth else {}
+                    exercise(app, server, settings, samples, headers)
     return samples
 
 
@@ -468,6 +504,17 @@ def load_row(label: str, samples: Samples, app: str, path: str, ratio: str) -> s
         f"  {label:<48} {samples.rps(app, path):9,.0f} {p50:7.2f} {p99:8.2f} "
         f"{samples.tail(app, path):6.1f}x {cpu}   {ratio}{errors}"
     )
+
+
+def same_answer(app: App, body: object, baked: object) -> bool:
+    """The auth=oidc rows run on a database of their own: the same rows, seeded at another time."""
+    if not app.auth or not isinstance(body, dict) or not isinstance(baked, dict):
+        return body == baked
+
+    def untimed(answer: dict) -> dict:
+        return {key: value for key, value in answer.items() if not key.endswith("_at")}
+
+    return untimed(body) == untimed(baked)
 
 
 def bounds_ratio(samples: Samples, path: str) -> str:
@@ -517,18 +564,31 @@ def print_http(settings: Settings, samples: Samples, results: Results) -> None:
             ratio += samples.rounds(app, BAKED, ITEMS)
         if app == BAKED_UNBOUNDED:
             ratio = bounds_ratio(samples, ITEMS)
+        if app in (BAKED_RS256, BAKED_ES256):
+            ratio = f"{samples.ratio(app, BAKED, ITEMS):.2f}x auth=none"
+            ratio += samples.rounds(app, BAKED, ITEMS)
         if app == BAKED_SERVE:
             ratio = f"{samples.ratio(app, BAKED, ITEMS):.2f}x the uvicorn command"
             ratio += samples.rounds(app, BAKED, ITEMS)
         out(load_row(f"get-by-id  {ITEMS_LABEL.get(app, app)}", samples, app, ITEMS, ratio))
     baked_answer = samples.answers.get(BAKED)
-    differ = [a for a, body in samples.answers.items() if body != baked_answer]
+    differ = [
+        app.name
+        for app in APPS
+        if app.name in samples.answers
+        and not same_answer(app, samples.answers[app.name], baked_answer)
+    ]
     if differ:
         out(f"  note: these answer /items/1 differently from the baked service: {differ}")
     items = samples.ratio(BAKED, FASTAPI_PG, ITEMS)
     results.target(
         items >= TARGET_ITEMS,
         f"baked get-by-id {items:.2f}x FastAPI + raw asyncpg >= {TARGET_ITEMS:g}x",
+    )
+    verified = samples.ratio(BAKED_RS256, BAKED, ITEMS)
+    results.target(
+        verified >= TARGET_AUTH,
+        f"baked get-by-id, RS256 token verified {verified:.2f}x auth=none >= {TARGET_AUTH:g}x",
     )
     out()
     out("POST /items (same load, one new row per request, through the request's session)")
@@ -741,11 +801,15 @@ def run_all(settings: Settings, args: argparse.Namespace, results: Results) -> N
     with section("The same service with background_jobs=yes (render, lock, sync)", results):
         jobs_project = render_and_sync(settings, JOBS_CONTEXT, "jobs-project")
         out("  done")
-    if jobs_project is None:
+    auth_project: Path | None = None
+    with section("The same service with auth=oidc (render, lock, sync)", results):
+        auth_project = render_and_sync(settings, AUTH_CONTEXT, "auth-project")
+        out("  done")
+    if jobs_project is None or auth_project is None:
         return
     samples: Samples | None = None
     with section("Service under load (rounds interleaved, apps in turn)", results):
-        samples = measure_http(settings, project, jobs_project)
+        samples = measure_http(settings, project, jobs_project, auth_project)
         out("  done")
     if samples is not None:
         with section("Results", results):

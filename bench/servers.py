@@ -50,10 +50,12 @@ def uvicorn_command_text() -> str:
     return " ".join(uvicorn_command("python", "MODULE:app", 0)).replace(" 0 ", " PORT ")
 
 
-def get(port: int, path: str, timeout: float = 5.0) -> tuple[int, bytes]:
+def get(
+    port: int, path: str, headers: dict[str, str] | None = None, timeout: float = 5.0
+) -> tuple[int, bytes]:
     connection = http.client.HTTPConnection(HOST, port, timeout=timeout)
     try:
-        connection.request("GET", path)
+        connection.request("GET", path, headers=headers or {})
         response = connection.getresponse()
         return response.status, response.read()
     finally:
