@@ -3,8 +3,13 @@ as a user runs it (`--trust`: copier.yml loads an extension and runs the hooks a
 
 from __future__ import annotations
 
+import json
+import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
+
+from cookiecutter.main import cookiecutter
 
 from tests.bake import TEMPLATE_DIR
 from tests.cruft_drill import attempt, run
@@ -20,6 +25,29 @@ def clone_at_head(dest: Path, env: dict[str, str]) -> Path:
     run(["git", "clone", "-q", "--no-hardlinks", str(TEMPLATE_DIR), str(dest)], dest.parent, env)
     run(["git", "checkout", "-q", head], dest, env)
     return dest
+
+
+def committed_files(template: Path, dest: Path) -> Path:
+    """The clone's files without .git: the committed tree, which Copier's Python API reads in
+    place (no clone per run, so a run takes milliseconds)."""
+    shutil.copytree(template, dest, ignore=shutil.ignore_patterns(".git"))
+    return dest
+
+
+def cookiecutter_in_process(template: Path, out: Path, context: dict[str, Any]) -> str:
+    """cookiecutter's Python API, its replay files beside `out` (not in the home folder); it
+    raises as cookiecutter does (FailedHookException for a refused input)."""
+    config = out.parent / f"{out.name}-cookiecutter.yaml"
+    config.write_text(json.dumps({"replay_dir": str(out.parent / f"{out.name}-replay")}))
+    return str(
+        cookiecutter(
+            str(template),
+            no_input=True,
+            extra_context=context,
+            output_dir=str(out),
+            config_file=str(config),
+        )
+    )
 
 
 def data_args(context: dict[str, str]) -> list[str]:

@@ -31,11 +31,11 @@ def migrated_private_database(
     baked: Baked,
     role: str,
     database: str,
-    env: dict[str, str],
+    settings: dict[str, str],
     database_settings: dict[str, str] | None = None,
 ) -> Iterator[tuple[PrivatePostgres, dict[str, str]]]:
-    """`env` (on top of the bake's) with DATABASE_URL naming the new database; the database's
-    own defaults (ALTER DATABASE ... SET) from `database_settings`."""
+    """The bake's environment with `settings` and DATABASE_URL naming the new database; the
+    database's own defaults (ALTER DATABASE ... SET) from `database_settings`."""
     require_server_binaries()
     password = secrets.token_hex(12)
     with private_postgres() as postgres:
@@ -43,7 +43,7 @@ def migrated_private_database(
         postgres.psql(f"CREATE DATABASE {database} OWNER {role}")
         for name, value in (database_settings or {}).items():
             postgres.psql(f"ALTER DATABASE {database} SET {name} = '{value}'")
-        env = {**baked.env, **env, "DATABASE_URL": postgres.url(role, password, database)}
+        env = {**baked.env, **settings, "DATABASE_URL": postgres.url(role, password, database)}
         migrated = Baked(baked.path, baked.context, env).uv(
             "run", "--locked", "alembic", "upgrade", "head"
         )

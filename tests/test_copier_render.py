@@ -6,9 +6,7 @@ records no secret."""
 
 from __future__ import annotations
 
-import json
 import re
-import shutil
 import stat
 from pathlib import Path
 
@@ -16,10 +14,15 @@ import copier
 import plumbum
 import pytest
 import yaml
-from cookiecutter.main import cookiecutter
 
 from tests.bake import ALL_COMBINATIONS, MATRIX, combination_id, combination_params
-from tests.copier_drill import ANSWERS_FILE, clone_at_head, copier_copy
+from tests.copier_drill import (
+    ANSWERS_FILE,
+    clone_at_head,
+    committed_files,
+    cookiecutter_in_process,
+    copier_copy,
+)
 from tests.cruft_drill import RENDER_ONLY, cookiecutter_bake, cruft_create, drill_env, file_tree
 from tools import copier_questions
 
@@ -98,37 +101,26 @@ OTHERS = [combination for combination in ALL_COMBINATIONS if combination not in 
 
 
 @pytest.fixture(scope="module")
-def committed_files(template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The clone's files without .git: the committed tree, which Copier reads in place."""
-    files = tmp_path_factory.mktemp("copier-committed") / "template"
-    shutil.copytree(template, files, ignore=shutil.ignore_patterns(".git"))
-    return files
+def committed(template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return committed_files(template, tmp_path_factory.mktemp("copier-committed") / "template")
 
 
 @pytest.mark.parametrize("combination", OTHERS, ids=combination_id)
 def test_copier_renders_every_other_combination_as_cookiecutter_does(
     combination: dict[str, str],
-    committed_files: Path,
+    committed: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("FASTAPI_TEMPLATE_MODE", "render-only")
     monkeypatch.chdir(tmp_path)
     context = {"project_name": PROJECT_NAME, **combination}
-    config = tmp_path / "cookiecutter.yaml"  # replay files stay out of the real home directory
-    config.write_text(json.dumps({"replay_dir": str(tmp_path / "replay")}), encoding="utf-8")
-    baked = cookiecutter(
-        str(committed_files),
-        no_input=True,
-        extra_context=context,
-        output_dir=str(tmp_path / "cookiecutter"),
-        config_file=str(config),
-    )
+    baked = cookiecutter_in_process(committed, tmp_path / "cookiecutter", context)
     copied = tmp_path / "copier" / PROJECT_NAME
     # Copier runs its tasks with plumbum's environment, a copy of os.environ made at import.
     with plumbum.local.env(FASTAPI_TEMPLATE_MODE="render-only"):
         copier.run_copy(
-            str(committed_files), str(copied), data=context, defaults=True, unsafe=True, quiet=True
+            str(committed), str(copied), data=context, defaults=True, unsafe=True, quiet=True
         )
     trees = {"cookiecutter": masked(file_tree(Path(baked))), "copier": masked(file_tree(copied))}
     del trees["copier"][ANSWERS_FILE]

@@ -14,17 +14,14 @@ typed, so the two messages differ on purpose.
 
 from __future__ import annotations
 
-import json
 import re
-import shutil
 from pathlib import Path
 
 import copier
 import pytest
 from cookiecutter.exceptions import FailedHookException
-from cookiecutter.main import cookiecutter
 
-from tests.copier_drill import clone_at_head, copier_copy
+from tests.copier_drill import clone_at_head, committed_files, cookiecutter_in_process, copier_copy
 from tests.cruft_drill import RENDER_ONLY, attempt, drill_env
 from tests.test_pre_gen_validation import HOSTILE
 from tools.machine import tool
@@ -32,14 +29,17 @@ from tools.machine import tool
 RENDERED = ("{{", "{%", "{#", "\r")  # what cookiecutter's render changes in a typed value
 
 
-def without_jinja() -> list:
-    """The values that cookiecutter's render leaves as typed."""
+def left_as_typed() -> list:
+    """The hostile values that cookiecutter's render leaves as typed."""
     return [case for case in HOSTILE if not any(mark in case.values[1] for mark in RENDERED)]
 
 
 def first_of_each_variable() -> list:
     """For the CLI, which takes seconds a run: each variable's first hostile value."""
-    return list({case.values[0]: case for case in reversed(without_jinja())}.values())[::-1]
+    first: dict[str, object] = {}
+    for case in left_as_typed():
+        first.setdefault(case.values[0], case)
+    return list(first.values())
 
 
 @pytest.fixture(scope="module")
@@ -113,37 +113,25 @@ def test_a_bad_mode_fails_the_task_and_copier_deletes_the_fresh_project(
 
 
 @pytest.fixture(scope="module")
-def committed_files(template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The clone's files without .git: the committed tree, which Copier reads in place."""
-    files = tmp_path_factory.mktemp("copier-committed") / "template"
-    shutil.copytree(template, files, ignore=shutil.ignore_patterns(".git"))
-    return files
+def committed(template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return committed_files(template, tmp_path_factory.mktemp("copier-committed") / "template")
 
 
 def cookiecutter_line_in_process(
     template: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str], name: str, value: str
 ) -> str:
-    out, home = tmp_path / "cookiecutter-out", tmp_path / "cookiecutter-home"
+    out = tmp_path / "cookiecutter-out"
     out.mkdir()
-    home.mkdir()
-    config = home / "config.yaml"  # replay files stay out of the real home directory
-    config.write_text(json.dumps({"replay_dir": str(home / "replay")}), encoding="utf-8")
     with pytest.raises(FailedHookException):
-        cookiecutter(
-            str(template),
-            no_input=True,
-            extra_context={name: value},
-            output_dir=str(out),
-            config_file=str(config),
-        )
+        cookiecutter_in_process(template, out, {name: value})
     assert left_behind(out) == []
     message = capfd.readouterr().err.split("Cannot generate the project:", 1)[1]
     return message.split("\n  - ", 1)[1].split("\n", 1)[0]
 
 
-@pytest.mark.parametrize(("name", "value"), without_jinja())
+@pytest.mark.parametrize(("name", "value"), left_as_typed())
 def test_every_hostile_value_gets_the_hooks_line_from_copier_and_nothing_is_written(
-    committed_files: Path,
+    committed: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capfd: pytest.CaptureFixture[str],
@@ -152,12 +140,12 @@ def test_every_hostile_value_gets_the_hooks_line_from_copier_and_nothing_is_writ
 ) -> None:
     monkeypatch.setenv("FASTAPI_TEMPLATE_MODE", "render-only")
     monkeypatch.chdir(tmp_path)
-    expected = cookiecutter_line_in_process(committed_files, tmp_path, capfd, name, value)
+    expected = cookiecutter_line_in_process(committed, tmp_path, capfd, name, value)
     out = tmp_path / "copier-out"
     out.mkdir()
     with pytest.raises(ValueError, match=r"^Validation error for question") as refused:
         copier.run_copy(
-            str(committed_files),
+            str(committed),
             str(out / "my-service"),
             data={name: value},
             defaults=True,
@@ -167,4 +155,4 @@ def test_every_hostile_value_gets_the_hooks_line_from_copier_and_nothing_is_writ
     first = expected.split(" = ", 1)[0]
     assert str(refused.value) == f"Validation error for question '{first}': {expected}"
     assert left_behind(out) == []
-    assert not [*tmp_path.rglob("pwned*"), *committed_files.rglob("pwned*")], "a value ran"
+    assert not [*tmp_path.rglob("pwned*"), *committed.rglob("pwned*")], "a value ran"

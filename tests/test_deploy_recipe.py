@@ -10,12 +10,11 @@ import re
 import signal
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 from tests.bake import TEMPLATE_DIR, project_env, uv_binary
 from tests.cruft_drill import RENDER_ONLY, cookiecutter_bake, drill_env, run
+from tests.processes import status_of
 from tests.user_session import code_block
 from tools.database import throwaway_database
 from tools.machine import free_port
@@ -47,16 +46,6 @@ def installed(project: Path, modules: tuple[str, ...]) -> list[str]:
     probe = "import importlib.util as u, sys; print(*(m for m in sys.argv[1:] if u.find_spec(m)))"
     python = project / ".venv" / "bin" / "python"
     return run([str(python), "-c", probe, *modules], project, dict(os.environ)).stdout.split()
-
-
-def status_of(url: str) -> int | None:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (a local URL)
-            return int(response.status)
-    except urllib.error.HTTPError as error:
-        return error.code
-    except OSError:
-        return None
 
 
 def wait_for_readiness(server: subprocess.Popen[str], url: str) -> int | None:

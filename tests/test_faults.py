@@ -34,7 +34,6 @@ pytestmark = pytest.mark.parametrize("baked", combination_params([NAMED["local"]
 
 ROLE = "drill_app"
 DATABASE = "drill"
-# Set by .ci/run: a machine without the server binaries fails the tier instead of skipping it.
 # The bounds, small so that the tier stays short.
 LOCK_TIMEOUT_SECONDS = 1
 STATEMENT_TIMEOUT_SECONDS = 3
