@@ -88,11 +88,13 @@ def prune_table(module: str) -> dict[tuple[str, str], tuple[str, ...]]:
             "tests/issuer.py",
             "tests/test_auth.py",
             "tests/test_auth_keys.py",
+            "tests/test_token_cache.py",
             "tests/test_routes_are_secured.py",
             "tests/test_dev_token.py",
             "docs/decisions/0028-identity-bearer-tokens.md",
             "docs/decisions/0029-identity-failure-choices.md",
             "docs/decisions/0030-identity-library.md",
+            "docs/decisions/0032-verified-token-cache.md",
         ),
     }
 

@@ -24,11 +24,14 @@ AUTH_FILES = (
     "src/{module}/auth/__init__.py",
     "src/{module}/auth/keys.py",
     "src/{module}/auth/verify.py",
+    "src/{module}/auth/token_cache.py",
     "src/{module}/auth/dev_token.py",
     "tests/issuer.py",
     "tests/test_auth.py",
+    "tests/test_token_cache.py",
     "tests/test_routes_are_secured.py",
     "docs/decisions/0028-identity-bearer-tokens.md",
+    "docs/decisions/0032-verified-token-cache.md",
 )
 JOBS_FILES = (
     "src/{module}/jobs/queue.py",

@@ -43,6 +43,7 @@ class KeySet:
         self._keys: dict[str, dict[str, Any]] = dict(self._static)
         self._parsed: dict[tuple[str, str], jwt.PyJWK] = {}
         self._loaded = False
+        self.version = 0  # changes whenever the published keys do (auth/token_cache.py)
         self._last_attempt = -math.inf
         self._lock = asyncio.Lock()
 
@@ -101,7 +102,10 @@ class KeySet:
             kept = "keeping the last good keys" if self._loaded else "no keys yet"
             logger.warning("could not fetch the identity provider's keys (%s): %s", kept, exc)
             return False
-        self._keys = {**keys, **self._static}
+        keys = {**keys, **self._static}
+        if keys != self._keys:
+            self.version += 1
+        self._keys = keys
         self._parsed.clear()
         self._loaded = True
         return True

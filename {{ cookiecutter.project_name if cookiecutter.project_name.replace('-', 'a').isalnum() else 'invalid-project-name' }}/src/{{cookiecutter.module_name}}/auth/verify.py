@@ -13,6 +13,7 @@ import jwt
 from {{ cookiecutter.module_name }}.auth.dev_key import DEV_ISSUER, dev_public_jwk
 from {{ cookiecutter.module_name }}.auth.keys import KeySet
 from {{ cookiecutter.module_name }}.auth.principal import Principal, principal_from
+from {{ cookiecutter.module_name }}.auth.token_cache import VerifiedTokens
 from {{ cookiecutter.module_name }}.core.config import Settings
 
 REQUIRED_CLAIMS = ["iss", "aud", "exp", "iat", "sub"]
@@ -33,8 +34,12 @@ class TokenVerifier:
         self.roles_claim = settings.oidc_roles_claim
         self.client_id_as_audience = settings.oidc_client_id_as_audience
         self.realm = settings.app_name
+        self.verified = VerifiedTokens()
 
     async def verify(self, token: str) -> Principal:
+        principal = self.verified.get(token, self.keys.version)
+        if principal is not None:
+            return principal
         try:
             header = jwt.get_unverified_header(token)
         except jwt.DecodeError as exc:
@@ -45,13 +50,16 @@ class TokenVerifier:
         if not isinstance(kid, str):
             raise InvalidToken("the token's kid is not a string")
         key = await self.keys.key(kid, algorithm)
+        key_version = self.keys.version  # the set `key` came from: nothing awaited in between
         if key is None:
             raise InvalidToken("the token is signed with a key the issuer does not publish")
         try:
             claims = self._decode(token, key, algorithm)
         except jwt.InvalidTokenError as exc:
             raise InvalidToken(str(exc)) from exc
-        return principal_from(claims, self.roles_claim)
+        principal = principal_from(claims, self.roles_claim)
+        self.verified.put(token, principal, int(claims["exp"]) + self.leeway, key_version)
+        return principal
 
     def _decode(self, token: str, key: jwt.PyJWK, algorithm: str) -> dict[str, Any]:
         if not self.client_id_as_audience:
