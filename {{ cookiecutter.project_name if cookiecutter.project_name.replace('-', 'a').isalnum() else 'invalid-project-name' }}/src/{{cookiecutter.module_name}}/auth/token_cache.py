@@ -21,7 +21,7 @@ class VerifiedTokens:
         if entry is None:
             return None
         principal, valid_until, version = entry
-        if version != key_version or time.time() > valid_until:
+        if version != key_version or time.time() >= valid_until:  # as PyJWT: exp itself is late
             del self._entries[token]
             return None
         return principal
