@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any
 
 from opentelemetry import propagate
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from {{ cookiecutter.module_name }}.core.logging import request_id
@@ -15,6 +15,10 @@ from {{ cookiecutter.module_name }}.models.job import FAILED, QUEUED, Job
 # and never when it rolls back.
 CHANNEL = "jobs"
 DEFAULT_MAX_ATTEMPTS = 5
+# The row and its NOTIFY in one statement, one round trip, built once: a Core INSERT on the jobs
+# table costs a third of the CPU that adding a Job and flushing it does (record 0031).
+JOB_TABLE = Job.metadata.tables[Job.__tablename__]
+ENQUEUE = insert(JOB_TABLE).returning(JOB_TABLE.c.id, func.pg_notify(CHANNEL, ""))
 
 
 async def enqueue(
@@ -31,19 +35,17 @@ async def enqueue(
     payload must be JSON: ids, not objects, so that the job reads the committed state."""
     carrier: dict[str, str] = {}
     propagate.inject(carrier)  # the current span's W3C traceparent, if tracing is on
-    job = Job(
-        task=task,
-        payload=dict(payload),
-        max_attempts=max_attempts,
-        traceparent=carrier.get("traceparent"),
-        request_id=request_id.get(),
-    )
+    row: dict[str, Any] = {
+        "task": task,
+        "payload": dict(payload),
+        "max_attempts": max_attempts,
+        "traceparent": carrier.get("traceparent"),
+        "request_id": request_id.get(),
+    }
     if run_after is not None:
-        job.run_after = run_after
-    session.add(job)
-    await session.flush()
-    await session.execute(select(func.pg_notify(CHANNEL, "")))
-    return job.id
+        row["run_after"] = run_after
+    job_id: int = (await session.execute(ENQUEUE, row)).scalar_one()
+    return job_id
 
 
 async def retry_failed(session: AsyncSession, job_ids: Sequence[int] | None = None) -> list[int]:
