@@ -3,6 +3,7 @@ and, for what one transaction cannot show (concurrent requests), a second databa
 commit and are emptied after each test."""
 
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -21,6 +22,7 @@ from tests.issuer import AUDIENCE, Issuer
 from tests.postgres import PROJECT_ROOT, migrate, postgres_server, throwaway_database
 
 SERVER_ORIGIN = pytest.StashKey[str]()
+ORIGIN_KEY = "postgres_origin"
 
 
 @pytest.fixture(scope="session")
@@ -28,6 +30,21 @@ def admin_url(pytestconfig: pytest.Config) -> Iterator[URL]:
     with postgres_server() as server:
         pytestconfig.stash[SERVER_ORIGIN] = server.origin
         yield server.admin_url
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Under pytest-xdist a worker process hands the controlling one where its server came from."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    origin = session.config.stash.get(SERVER_ORIGIN, None)
+    if workeroutput is not None and origin:
+        workeroutput[ORIGIN_KEY] = origin
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any) -> None:  # a pytest-xdist hook
+    origin = node.workeroutput.get(ORIGIN_KEY)
+    if origin:
+        node.config.stash[SERVER_ORIGIN] = origin
 
 
 def pytest_terminal_summary(
