@@ -25,7 +25,8 @@ FIGURES = (
     r"^  /healthz   bare Starlette ",
     r"^  /healthz   minimal FastAPI ",
     r"^  /healthz   baked service .*x minimal FastAPI",
-    r"^  /healthz   baked service, telemetry exporting .*x telemetry off",
+    r"^  /healthz   baked service, telemetry as shipped \(1 in 10\) .*x telemetry off",
+    r"^  /healthz   baked service, telemetry, every trace .*x telemetry off",
     r"^  /healthz   baked service, production command .*x the uvicorn command",
     r"^  get-by-id  Starlette \+ raw asyncpg \(the limit\) ",
     r"^  get-by-id  FastAPI \+ raw asyncpg \(same framework\) ",
@@ -33,7 +34,9 @@ FIGURES = (
     r"^  get-by-id  baked service .*x FastAPI \+ asyncpg",
     r"^  get-by-id  baked service, auth=oidc, RS256 token .*x auth=none",
     r"^  get-by-id  baked service, auth=oidc, ES256 token .*x auth=none",
-    r"^  get-by-id  baked service, telemetry exporting .*x telemetry off",
+    r"^  get-by-id  baked service, telemetry as shipped \(1 in 10\) .*x telemetry off",
+    r"^  get-by-id  baked service, telemetry, every trace .*x telemetry off",
+    r"^  get-by-id  baked service, telemetry, metrics only .*x telemetry off",
     r"^  get-by-id  baked service, bounds off .*bounds on .*x off",
     r"^  POST /items baked service ",
     r"^  POST /items baked service, bounds off .*bounds on .*x off",
@@ -50,10 +53,10 @@ FIGURES = (
     r"^  image size ",
     r"^  rebuild after a source-only change ",
 )
-# render-only, warm time-to-green, /healthz, get-by-id, get-by-id with an RS256 token, get-by-id
-# with telemetry, the database bounds on get-by-id and on POST, POST with its job enqueued, two
-# tails, cold start
-TARGETS = 12
+# render-only, warm time-to-green, /healthz, get-by-id, get-by-id with an RS256 token, the
+# database bounds on get-by-id and on POST, POST with its job enqueued, get-by-id with telemetry
+# three ways, four tails (telemetry off and as shipped), two cold starts (auth, telemetry)
+TARGETS = 18
 
 
 def test_quick_benchmark_prints_every_figure() -> None:
