@@ -42,7 +42,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any) -> None:  # a pytest-xdist hook
-    origin = node.workeroutput.get(ORIGIN_KEY)
+    origin = getattr(node, "workeroutput", {}).get(ORIGIN_KEY)  # none from a crashed worker
     if origin:
         node.config.stash[SERVER_ORIGIN] = origin
 
