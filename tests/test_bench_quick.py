@@ -50,6 +50,8 @@ FIGURES = (
     r"^  cold start minimal FastAPI ",
     r"^  cold start FastAPI \+ AsyncSession.get \(textbook\) ",
     r"^  cold start baked service ",
+    r"^  the stack's own floor: FastAPI \+ AsyncSession.get \(textbook\) [\d.]+x minimal FastAPI$",
+    r"^  baked cold start, auth as shipped: \d+\.\d\dx the textbook app$",
     r"^  image size ",
     r"^  rebuild after a source-only change ",
 )
