@@ -5,6 +5,7 @@ project's own `alembic upgrade head`, and seeded."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 
 import asyncpg
@@ -43,3 +44,20 @@ def seed(dsn: str, rows: int) -> None:
     low, high = asyncio.run(_seed(dsn, rows))
     if (low, high) != (1, rows):
         raise RuntimeError(f"seeded ids {low}..{high}, expected 1..{rows}")
+
+
+async def _settle(dsn: str) -> None:
+    connection = await asyncpg.connect(dsn, timeout=10)
+    try:
+        await connection.execute("VACUUM")
+        # PostgreSQL 15+ lets a role with pg_checkpoint do it; otherwise the vacuum alone.
+        with contextlib.suppress(asyncpg.InsufficientPrivilegeError):
+            await connection.execute("CHECKPOINT")
+    finally:
+        await connection.close()
+
+
+def settle(dsn: str) -> None:
+    """After a load that wrote: vacuum and checkpoint now, so the server's background work
+    (autovacuum, the checkpointer, the WAL writer) does not run during the next measurement."""
+    asyncio.run(_settle(dsn))

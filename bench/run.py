@@ -444,8 +444,10 @@ def exercise(
     settings: Settings,
     samples: Samples,
     headers: dict[str, str],
+    database_url: str,
 ) -> None:
-    """Check each path answers 200 (and keep the item's JSON), warm up, then measure."""
+    """Check each path answers 200 (and keep the item's JSON), warm up, then measure; after a
+    path that writes, settle the database before the next measurement."""
     for path in app.paths:
         if path in (CREATE, CREATE_KEYED):
             status, body = servers.post_json(server.port, "/items", {"name": "probe"})
@@ -466,6 +468,8 @@ def exercise(
         wrk(settings.warmup)
         load = wrk(settings.seconds, server_pid=server.pid)
         samples.loads.setdefault((app.name, path), []).append(load)
+        if path in (CREATE, CREATE_KEYED):
+            database.settle(database.asyncpg_dsn(database_url))
 
 
 @contextlib.contextmanager
@@ -522,7 +526,7 @@ def measure_http(
                 ) as server:
                     samples.cold.setdefault(app.name, []).append(server.cold_start)
                     headers = idp.headers(app.auth) if app.auth else {}
-                    exercise(app, server, settings, samples, headers)
+                    exercise(app, server, settings, samples, headers, env["DATABASE_URL"])
     return samples
 
 

@@ -9,7 +9,7 @@ scheme in OpenAPI); `PrincipalDep` hands the route who calls.
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, Security, status
-from fastapi.openapi.models import HTTPBearer
+from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
 from fastapi.routing import APIRoute
 from fastapi.security import SecurityScopes
 from fastapi.security.base import SecurityBase
@@ -101,7 +101,7 @@ class BearerPrincipal(SecurityBase):
     request solves one dependency here instead of two (record 0028)."""
 
     def __init__(self) -> None:
-        self.model = HTTPBearer(
+        self.model = HTTPBearerModel(
             bearerFormat="JWT",
             description="An access token from the identity provider (OIDC_ISSUER).",
         )
