@@ -449,7 +449,8 @@ def exercise(
     """Check each path answers 200 (and keep the item's JSON), warm up, then measure; after a
     path that writes, settle the database before the next measurement."""
     for path in app.paths:
-        if path in (CREATE, CREATE_KEYED):
+        writes = path in (CREATE, CREATE_KEYED)
+        if writes:
             status, body = servers.post_json(server.port, "/items", {"name": "probe"})
             expected = 201
         else:
@@ -468,7 +469,7 @@ def exercise(
         wrk(settings.warmup)
         load = wrk(settings.seconds, server_pid=server.pid)
         samples.loads.setdefault((app.name, path), []).append(load)
-        if path in (CREATE, CREATE_KEYED):
+        if writes:
             database.settle(database.asyncpg_dsn(database_url))
 
 
@@ -667,18 +668,17 @@ def print_http(settings: Settings, samples: Samples, results: Results) -> None:
         starts = samples.cold[app.name]
         out(f"  cold start {app.name:<44} {median(starts):6.2f} s   ({spread(starts)})")
     reference = median(samples.cold[FASTAPI_MIN])
-    shipped = ((BAKED_RS256, "auth as shipped"), (BAKED_OTEL_SHIPPED, "telemetry as shipped"))
-    for app, what in shipped:
-        cold = median(samples.cold[app]) / reference
-        goal = f"baked cold start, {what}, {cold:.2f}x minimal FastAPI <= {TARGET_COLD_START:g}x"
-        results.target(cold <= TARGET_COLD_START, goal)
     # The textbook app imports what every service on this stack imports (SQLAlchemy, asyncpg):
     # how much of the gap to minimal FastAPI the stack itself sets, and how much is the service's.
     floor = median(samples.cold[TEXTBOOK])
     out(f"  the stack's own floor: {TEXTBOOK} {floor / reference:.2f}x minimal FastAPI")
+    shipped = ((BAKED_RS256, "auth as shipped"), (BAKED_OTEL_SHIPPED, "telemetry as shipped"))
     for app, what in shipped:
-        ratio = median(samples.cold[app]) / floor
-        out(f"  baked cold start, {what}: {ratio:.2f}x the textbook app")
+        seconds = median(samples.cold[app])
+        out(f"  baked cold start, {what}: {seconds / floor:.2f}x the textbook app")
+        cold = seconds / reference
+        goal = f"baked cold start, {what}, {cold:.2f}x minimal FastAPI <= {TARGET_COLD_START:g}x"
+        results.target(cold <= TARGET_COLD_START, goal)
 
 
 # ---------------------------------------------------------------- worker figures
