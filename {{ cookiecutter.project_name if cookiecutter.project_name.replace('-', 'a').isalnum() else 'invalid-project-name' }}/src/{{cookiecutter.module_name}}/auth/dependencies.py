@@ -55,6 +55,14 @@ def challenge(realm: str, **params: str) -> dict[str, str]:
     return {"WWW-Authenticate": "Bearer " + ", ".join(parts)}
 
 
+def token_required(realm: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED,
+        detail="A bearer token is required.",
+        headers=challenge(realm),
+    )
+
+
 def bearer_token(request: Request) -> str | None:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
@@ -66,11 +74,7 @@ async def authenticate(request: Request) -> None:
     verifier: TokenVerifier = request.app.state.token_verifier
     token = bearer_token(request)
     if token is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            detail="A bearer token is required.",
-            headers=challenge(verifier.realm),
-        )
+        raise token_required(verifier.realm)
     try:
         principal = await verifier.verify(token)
     except InvalidToken as exc:
@@ -111,11 +115,7 @@ class BearerPrincipal(SecurityBase):
         principal: Principal | None = getattr(request.state, "principal", None)
         verifier: TokenVerifier = request.app.state.token_verifier
         if principal is None:  # a PUBLIC route that also asks for the caller
-            raise HTTPException(
-                status.HTTP_401_UNAUTHORIZED,
-                detail="A bearer token is required.",
-                headers=challenge(verifier.realm),
-            )
+            raise token_required(verifier.realm)
         missing = [scope for scope in security_scopes.scopes if scope not in principal.scopes]
         if missing:
             raise HTTPException(
