@@ -20,8 +20,8 @@ SigningKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
 class LoopbackServer(ThreadingHTTPServer):
     def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that gave up (the service's fetch timed out, or it shut down mid-fetch) is
-        # what some tests are about: not worth a traceback in the test output. Others are.
+        # A client that closed its connection before the answer was written (a service that
+        # shut down or gave up mid-fetch) is no fault of the issuer: no traceback for it.
         if not isinstance(sys.exception(), ConnectionError):
             super().handle_error(request, client_address)
 
